@@ -1,0 +1,1 @@
+"""Thin, typed wrappers over vetted cryptographic libraries. Hazardous: use the PET recipes."""

@@ -210,7 +210,7 @@ class AuditLog:
                 }
                 entry_hash = _entry_hash(prev, fields)
                 conn.execute(
-                    f"INSERT INTO audit_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO audit_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                     (
                         seq,
                         timestamp,
@@ -239,7 +239,8 @@ class AuditLog:
 
     def _rows(self) -> list[tuple[Any, ...]]:
         try:
-            return list(self._conn.execute(f"SELECT {_COLUMNS} FROM audit_entries ORDER BY seq"))
+            query = f"SELECT {_COLUMNS} FROM audit_entries ORDER BY seq"  # noqa: S608
+            return list(self._conn.execute(query))
         except sqlite3.DatabaseError as exc:
             raise IntegrityError(f"{self.path}: cannot read audit entries: {exc}") from exc
 

@@ -140,5 +140,5 @@ def catalogue_entry(error: BaseException) -> CatalogueEntry:
     """The catalogue entry of ``error``'s most specific catalogued class."""
     for cls in type(error).__mro__:
         if cls in CATALOGUE:
-            return CATALOGUE[cls]  # type: ignore[index]
+            return CATALOGUE[cls]
     return CatalogueEntry(1, 500, "internal error")

@@ -25,8 +25,8 @@ __all__ = [
     "RandomSource",
     "SystemRandom",
     "expand_seed",
-    "random_bits",
     "random_below",
+    "random_bits",
     "resolve",
 ]
 

@@ -1,0 +1,1 @@
+"""Command-line entry points (typer). No logic lives here beyond argument handling."""

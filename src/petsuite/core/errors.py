@@ -4,6 +4,7 @@
 
     PetsError
     ├── InvalidInput (ValueError)         bad data, file, parameter or encoding from the caller
+    │   ├── InvalidRecord                 one value of a record could not be parsed or normalised
     │   └── UnsupportedParameter          a parameter petsuite knows but refuses (insecure, unbuilt)
     ├── PrivacyBudgetExceeded             the query would overspend a privacy budget; nothing spent
     ├── PolicyViolation                   a safeguard refused the release (threshold, rate limit)
@@ -29,6 +30,7 @@ __all__ = [
     "CatalogueEntry",
     "IntegrityError",
     "InvalidInput",
+    "InvalidRecord",
     "PetsError",
     "PolicyViolation",
     "PrivacyBudgetExceeded",
@@ -46,6 +48,18 @@ class PetsError(Exception):
 
 class InvalidInput(PetsError, ValueError):
     """The caller gave bad input: a malformed file, a wrong type, an out-of-range value."""
+
+
+class InvalidRecord(InvalidInput):
+    """One value of a personal record could not be parsed or normalised.
+
+    The message is a short fixed reason (``reason``) and never contains the value itself, which is
+    personal data.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class UnsupportedParameter(InvalidInput):
@@ -73,6 +87,7 @@ class AbortReason(enum.StrEnum):
     CHECK_FAILED = "check-failed"
     CONFIG_MISMATCH = "config-mismatch"
     PEER_ABORTED = "peer-aborted"
+    POLICY = "policy-refused"
 
 
 class ProtocolAbort(PetsError):
@@ -115,6 +130,7 @@ CATALOGUE: dict[type[PetsError], CatalogueEntry] = {
     PetsError: CatalogueEntry(10, 500, "petsuite error"),
     InvalidInput: CatalogueEntry(11, 400, "invalid input"),
     UnsupportedParameter: CatalogueEntry(12, 400, "unsupported parameter"),
+    InvalidRecord: CatalogueEntry(19, 400, "a record could not be parsed or normalised"),
     PrivacyBudgetExceeded: CatalogueEntry(13, 403, "privacy budget exceeded"),
     PolicyViolation: CatalogueEntry(14, 403, "refused by privacy policy"),
     ProtocolAbort: CatalogueEntry(15, 502, "protocol aborted by or because of a peer"),

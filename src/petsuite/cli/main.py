@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,12 +16,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from petsuite import __version__
+from petsuite.cli._shared import console, err_console, home
+from petsuite.cli.psi import psi_app
 from petsuite.core.audit import AuditLog
 from petsuite.core.errors import IntegrityError, InvalidInput, PetsError, catalogue_entry
 from petsuite.net import pki
@@ -40,13 +40,8 @@ pki_app = typer.Typer(help="Certificates for a collaboration: a CA and one certi
 audit_app = typer.Typer(help="Show and verify the tamper-evident audit log.")
 app.add_typer(pki_app, name="pki")
 app.add_typer(audit_app, name="audit")
+app.add_typer(psi_app, name="psi")
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _default_home() -> Path:
-    return Path(os.environ.get("PETSUITE_HOME", Path.home() / ".petsuite"))
 
 
 AuditPath = Annotated[
@@ -178,7 +173,7 @@ def pki_issue(
 
 
 def _open_log(path: Path | None) -> AuditLog:
-    log_path = path if path is not None else _default_home() / "audit.db"
+    log_path = path if path is not None else home() / "audit.db"
     if not log_path.exists():
         raise InvalidInput(f"no audit log at {log_path}")
     return AuditLog(log_path)

@@ -22,7 +22,7 @@ demo: $(VENV)/.installed-core
 	$(BIN)/petsuite demo
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src

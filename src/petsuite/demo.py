@@ -21,12 +21,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from petsuite.core.audit import AuditLog
-from petsuite.core.errors import AbortReason, ProtocolAbort
+from petsuite.core.errors import AbortReason, PetsError, PolicyViolation, ProtocolAbort
 from petsuite.core.schema import Schema
 from petsuite.net import pki
 from petsuite.net.transport import Channel, Limits, connect, serve
 from petsuite.oprf.api import OprfKey, pseudonymise, serve_pseudonyms
 from petsuite.oprf.protocol import REQUEST
+from petsuite.psi import PsiDataset, PsiMode, PsiPolicy, PsiResult, RateLimit, RateLimiter
+from petsuite.psi.api import query_psi, serve_psi
+from petsuite.psi.matching import KeySpec
+from petsuite.psi.tables import Table
 
 __all__ = ["DemoReporter", "DemoResult", "run_demo"]
 
@@ -57,6 +61,11 @@ class DemoResult:
     foreign_ca_rejected: bool = False
     audit_entries: dict[str, int] = field(default_factory=dict)
     audit_chains_ok: bool = False
+    psi_size: int | None = None
+    psi_expected_size: int = 0
+    psi_sum: float | None = None
+    psi_expected_sum: float = 0.0
+    psi_probe_refused: bool = False
     tamper_detected_at: int | None = None
 
 
@@ -132,13 +141,79 @@ def _org_b_main(pki_dir: str, audit_path: str, sessions: int, ports: Any) -> Non
     asyncio.run(main())
 
 
+def _psi_records(start: int, count: int) -> Table:
+    """Synthetic patient records: an id column and a cost column (made-up numbers)."""
+    ids = [f"P{i:07d}" for i in range(start, start + count)]
+    costs = [str(100 + (i * 37) % 900) for i in range(start, start + count)]
+    columns: dict[str, list[str | None]] = {"patient_id": list(ids), "cost": list(costs)}
+    return Table(columns, count, f"synthetic records {start}+")
+
+
+_PSI_SPEC = "patient_id:text"
+_PSI_SERVER_ROWS = (5_000, 8_000)  # org-b holds patients 5,000 .. 12,999
+
+
+def _org_b_psi_main(pki_dir: str, b_dir: str, sessions: int, ports: Any) -> None:
+    """Organisation B's PSI server: cardinality and sum allowed, threshold 10, rate-limited."""
+
+    async def main() -> None:
+        identity = pki.load_identity(Path(pki_dir), "org-b")
+        dataset = PsiDataset.from_table(
+            _psi_records(*_PSI_SERVER_ROWS), KeySpec.parse(_PSI_SPEC), value_column="cost"
+        )
+        policy = PsiPolicy(
+            min_intersection=10, value_bound=1000.0, rate_limit=RateLimit.parse("5/day")
+        )
+        done = asyncio.Event()
+        served = 0
+        with AuditLog(Path(b_dir) / "audit.db") as audit, RateLimiter(
+            Path(b_dir) / "psi-rate-limits.db"
+        ) as limiter:
+
+            async def handler(channel: Channel) -> None:
+                nonlocal served
+                try:
+                    await serve_psi(
+                        channel, dataset, policy, audit=audit, rate_limiter=limiter, actor="org-b"
+                    )
+                except PetsError:
+                    pass  # refusals are audited by serve_psi and reported to the client
+                finally:
+                    served += 1
+                    if served >= sessions:
+                        done.set()
+
+            async with await serve(
+                _HOST, 0, handler, identity=identity, limits=_LIMITS, allowed_peers={"org-a"}
+            ) as server:
+                ports.put(server.port)
+                await asyncio.wait_for(done.wait(), timeout=300)
+
+    asyncio.run(main())
+
+
+async def _psi_query(
+    port: int, identity: pki.TLSIdentity, table: Table, mode: PsiMode, audit: AuditLog
+) -> PsiResult:
+    channel = await connect(_HOST, port, identity=identity, peer_name="org-b", limits=_LIMITS)
+    async with channel:
+        return await query_psi(
+            channel,
+            PsiDataset.from_table(table, KeySpec.parse(_PSI_SPEC)),
+            mode=mode,
+            audit=audit,
+            actor="org-a",
+        )
+
+
 @contextlib.contextmanager
-def _org_b_process(pki_dir: Path, audit_path: Path, sessions: int) -> Iterator[tuple[int, Any]]:
+def _party_process(target: Callable[..., None], *args: object) -> Iterator[tuple[int, Any]]:
+    """Run ``target(*args, ports)`` in its own process; yields the port it reports and the queue."""
     ctx = multiprocessing.get_context("spawn")
     ports: Any = ctx.Queue()
     proc = ctx.Process(
-        target=_org_b_main,
-        args=(str(pki_dir), str(audit_path), sessions, ports),
+        target=target,
+        args=(*args, ports),
         name="petsuite-demo-org-b",
         daemon=True,
     )
@@ -192,8 +267,8 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
     second = _identifiers(half, identifiers)  # shares `identifiers - half` with the first batch
     result.identifiers = identifiers
     result.shared_identifiers = identifiers - half
-    with AuditLog(a_dir / "audit.db") as audit_a, _org_b_process(
-        pki_dir, b_dir / "audit.db", sessions=2
+    with AuditLog(a_dir / "audit.db") as audit_a, _party_process(
+        _org_b_main, str(pki_dir), str(b_dir / "audit.db"), 2
     ) as (port, org_b_reports):
         reporter.info(f"org-b serves on {_HOST}:{port} in its own process; only org-a may connect")
         outputs: list[list[bytes]] = []
@@ -219,7 +294,12 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
         "tell which identifiers were asked for twice"
     )
 
-    reporter.step("3. A party with a certificate from another CA is refused")
+    reporter.step("3. Private set intersection with the guidance's safeguards")
+    _run_psi_step(
+        pki_dir, a_dir=a_dir, b_dir=b_dir, identity_a=identity_a, reporter=reporter, result=result
+    )
+
+    reporter.step("4. A party with a certificate from another CA is refused")
     rogue_dir = workdir / "rogue-pki"
     pki.init_ca(rogue_dir, name="someone else's CA")
     rogue = pki.issue(rogue_dir, "org-a")
@@ -229,7 +309,7 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
         + ("yes, typed ProtocolAbort(handshake-failed)" if result.foreign_ca_rejected else "NO")
     )
 
-    reporter.step("4. Tamper-evident audit trail on both sides")
+    reporter.step("5. Tamper-evident audit trail on both sides")
     chains_ok = []
     for name, path in (("org-a", a_dir / "audit.db"), ("org-b", b_dir / "audit.db")):
         with AuditLog(path) as log:
@@ -256,6 +336,48 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
         f"({report.reason})"
     )
     return result
+
+
+def _run_psi_step(
+    pki_dir: Path,
+    *,
+    a_dir: Path,
+    b_dir: Path,
+    identity_a: pki.TLSIdentity,
+    reporter: DemoReporter,
+    result: DemoResult,
+) -> None:
+    client_rows = (0, 6_000)  # org-a holds patients 0 .. 5,999: 1,000 in common with org-b
+    lo = max(client_rows[0], _PSI_SERVER_ROWS[0])
+    hi = min(sum(client_rows), sum(_PSI_SERVER_ROWS))
+    result.psi_expected_size = hi - lo
+    result.psi_expected_sum = float(sum(100 + (i * 37) % 900 for i in range(lo, hi)))
+    with AuditLog(a_dir / "audit.db") as audit_a, _party_process(
+        _org_b_psi_main, str(pki_dir), str(b_dir), 3
+    ) as (port, _):
+        reporter.info(
+            f"org-b serves PSI on {_HOST}:{port}: modes cardinality and sum, minimum intersection "
+            "10, at most 5 runs a day per counterparty, a fresh key every session"
+        )
+        records = _psi_records(*client_rows)
+        card = asyncio.run(_psi_query(port, identity_a, records, PsiMode.CARDINALITY, audit_a))
+        result.psi_size = card.size
+        reporter.info(
+            f"cardinality: org-a learns that {card.size:,} of its {card.client_set_size:,} "
+            f"patients are also among org-b's {card.server_set_size:,} — and not which ones"
+        )
+        total = asyncio.run(_psi_query(port, identity_a, records, PsiMode.SUM, audit_a))
+        result.psi_sum = total.total
+        reporter.info(
+            f"intersection-sum: their total cost at org-b is {total.total:,.2f} "
+            "(Paillier-encrypted values, masked before org-b decrypts)"
+        )
+        probe = _psi_records(_PSI_SERVER_ROWS[0], 3)
+        try:
+            asyncio.run(_psi_query(port, identity_a, probe, PsiMode.CARDINALITY, audit_a))
+        except PolicyViolation as exc:
+            result.psi_probe_refused = True
+            reporter.info(f"a probe with 3 records is refused: {exc}")
 
 
 async def _rogue_attempt(pki_dir: Path, rogue: pki.TLSIdentity) -> bool:

@@ -105,4 +105,4 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     for party in ("org-a", "org-b"):
         with AuditLog(work / party / "audit.db") as log:
             report = log.verify()
-            assert report.ok and report.entries == 2
+            assert report.ok and report.entries == 5  # 2 OPRF sessions, 3 PSI runs

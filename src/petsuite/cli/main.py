@@ -121,6 +121,10 @@ def demo(
         "pseudonyms agree across sessions": result.matching_pseudonyms
         == result.shared_identifiers,
         "server could not link sessions": result.repeated_blinded_elements == 0,
+        "PSI size and sum correct": result.psi_size == result.psi_expected_size
+        and result.psi_sum is not None
+        and abs(result.psi_sum - result.psi_expected_sum) < 0.01,
+        "small PSI result refused": result.psi_probe_refused,
         "foreign CA refused": result.foreign_ca_rejected,
         "audit chains intact": result.audit_chains_ok,
         "tampering detected": result.tamper_detected_at == 1,

@@ -74,7 +74,7 @@ def _report(dataset: PsiDataset) -> None:
     out = console
     out.print(
         f"[bold]{dataset.source}[/]: {r.total_rows:,} records → {r.keys:,} keys "
-        f"({dataset.key_spec.describe()})"
+        f"({dataset.key_spec})"
     )
     if r.failed_rows:
         detail = ", ".join(f"{col}: {n:,}" for col, n in sorted(r.failures.items()) if n)

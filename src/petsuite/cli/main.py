@@ -22,6 +22,7 @@ from rich.table import Table
 
 from petsuite import __version__
 from petsuite.cli._shared import console, err_console, home
+from petsuite.cli.dp import dp_app
 from petsuite.cli.psi import psi_app
 from petsuite.core.audit import AuditLog
 from petsuite.core.errors import IntegrityError, InvalidInput, PetsError, catalogue_entry
@@ -41,6 +42,7 @@ audit_app = typer.Typer(help="Show and verify the tamper-evident audit log.")
 app.add_typer(pki_app, name="pki")
 app.add_typer(audit_app, name="audit")
 app.add_typer(psi_app, name="psi")
+app.add_typer(dp_app, name="dp")
 
 
 

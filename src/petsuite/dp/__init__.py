@@ -1,0 +1,1 @@
+"""Differential privacy: noisy statistics with a persistent privacy budget, and local DP."""

@@ -272,3 +272,21 @@ def test_stalled_client_times_out() -> None:
         return exc.value.reason
 
     assert run(main(), timeout=10) is AbortReason.TIMEOUT
+
+
+def test_vanished_client_is_audited(tmp_path: Path) -> None:
+    async def main() -> Any:
+        a, b = memory_pair("client", "server", Limits(recv_timeout_s=5))
+        await a.send({"type": "psi.hello", "version": 1, "session": b"\x00" * 16,
+                      "mode": "cardinality", "key_spec": SPEC.fingerprint(), "set_size": 5})
+        with AuditLog(tmp_path / "s.db") as audit:
+            task = asyncio.create_task(serve_psi(b, dataset(ids(0, 10)), _policy(), audit=audit))
+            await a.recv(protocol.ACCEPT)
+            await a.close()  # the client goes away mid-session
+            with pytest.raises(ProtocolAbort) as exc:
+                await task
+            return exc.value.reason, [e.operation for e in audit.entries()]
+
+    reason, ops = run(main(), timeout=10)
+    assert reason is AbortReason.PEER_CLOSED
+    assert ops == ["psi.serve.aborted"]

@@ -21,8 +21,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from petsuite.core.audit import AuditLog
-from petsuite.core.errors import AbortReason, PetsError, PolicyViolation, ProtocolAbort
+from petsuite.core.errors import (
+    AbortReason,
+    PetsError,
+    PolicyViolation,
+    PrivacyBudgetExceeded,
+    ProtocolAbort,
+)
 from petsuite.core.schema import Schema
+from petsuite.dp.api import private_query
+from petsuite.dp.ledger import BudgetKind, BudgetScope, PrivacyLedger
+from petsuite.dp.query import Bounds, Contribution
 from petsuite.net import pki
 from petsuite.net.transport import Channel, Limits, connect, serve
 from petsuite.oprf.api import OprfKey, pseudonymise, serve_pseudonyms
@@ -46,8 +55,9 @@ class DemoReporter(Protocol):
 
     def info(self, message: str) -> None: ...
 
-    def progress(self, label: str, total: int) -> AbstractContextManager[Callable[[int, int], None]]:
-        ...
+    def progress(
+        self, label: str, total: int
+    ) -> AbstractContextManager[Callable[[int, int], None]]: ...
 
 
 @dataclass
@@ -66,6 +76,9 @@ class DemoResult:
     psi_sum: float | None = None
     psi_expected_sum: float = 0.0
     psi_probe_refused: bool = False
+    dp_rows: int = 0
+    dp_refused: bool = False
+    dp_spent: float = 0.0
     tamper_detected_at: int | None = None
 
 
@@ -166,9 +179,10 @@ def _org_b_psi_main(pki_dir: str, b_dir: str, sessions: int, ports: Any) -> None
         )
         done = asyncio.Event()
         served = 0
-        with AuditLog(Path(b_dir) / "audit.db") as audit, RateLimiter(
-            Path(b_dir) / "psi-rate-limits.db"
-        ) as limiter:
+        with (
+            AuditLog(Path(b_dir) / "audit.db") as audit,
+            RateLimiter(Path(b_dir) / "psi-rate-limits.db") as limiter,
+        ):
 
             async def handler(channel: Channel) -> None:
                 nonlocal served
@@ -267,16 +281,18 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
     second = _identifiers(half, identifiers)  # shares `identifiers - half` with the first batch
     result.identifiers = identifiers
     result.shared_identifiers = identifiers - half
-    with AuditLog(a_dir / "audit.db") as audit_a, _party_process(
-        _org_b_main, str(pki_dir), str(b_dir / "audit.db"), 2
-    ) as (port, org_b_reports):
+    with (
+        AuditLog(a_dir / "audit.db") as audit_a,
+        _party_process(_org_b_main, str(pki_dir), str(b_dir / "audit.db"), 2) as (
+            port,
+            org_b_reports,
+        ),
+    ):
         reporter.info(f"org-b serves on {_HOST}:{port} in its own process; only org-a may connect")
         outputs: list[list[bytes]] = []
         for n, batch in enumerate((first, second), start=1):
             with reporter.progress(f"session {n}: {len(batch):,} identifiers", len(batch)) as tick:
-                outputs.append(
-                    asyncio.run(_client_session(port, identity_a, batch, audit_a, tick))
-                )
+                outputs.append(asyncio.run(_client_session(port, identity_a, batch, audit_a, tick)))
         seen_by_b = org_b_reports.get(timeout=30)
     by_id_1 = dict(zip(first, outputs[0], strict=True))
     by_id_2 = dict(zip(second, outputs[1], strict=True))
@@ -299,7 +315,10 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
         pki_dir, a_dir=a_dir, b_dir=b_dir, identity_a=identity_a, reporter=reporter, result=result
     )
 
-    reporter.step("4. A party with a certificate from another CA is refused")
+    reporter.step("4. Differential privacy with a budget that persists")
+    _run_dp_step(workdir, a_dir, reporter, result)
+
+    reporter.step("5. A party with a certificate from another CA is refused")
     rogue_dir = workdir / "rogue-pki"
     pki.init_ca(rogue_dir, name="someone else's CA")
     rogue = pki.issue(rogue_dir, "org-a")
@@ -309,7 +328,7 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
         + ("yes, typed ProtocolAbort(handshake-failed)" if result.foreign_ca_rejected else "NO")
     )
 
-    reporter.step("5. Tamper-evident audit trail on both sides")
+    reporter.step("6. Tamper-evident audit trail on both sides")
     chains_ok = []
     for name, path in (("org-a", a_dir / "audit.db"), ("org-b", b_dir / "audit.db")):
         with AuditLog(path) as log:
@@ -352,9 +371,10 @@ def _run_psi_step(
     hi = min(sum(client_rows), sum(_PSI_SERVER_ROWS))
     result.psi_expected_size = hi - lo
     result.psi_expected_sum = float(sum(100 + (i * 37) % 900 for i in range(lo, hi)))
-    with AuditLog(a_dir / "audit.db") as audit_a, _party_process(
-        _org_b_psi_main, str(pki_dir), str(b_dir), 3
-    ) as (port, _):
+    with (
+        AuditLog(a_dir / "audit.db") as audit_a,
+        _party_process(_org_b_psi_main, str(pki_dir), str(b_dir), 3) as (port, _),
+    ):
         reporter.info(
             f"org-b serves PSI on {_HOST}:{port}: modes cardinality and sum, minimum intersection "
             "10, at most 5 runs a day per counterparty, a fresh key every session"
@@ -380,6 +400,55 @@ def _run_psi_step(
             reporter.info(f"a probe with 3 records is refused: {exc}")
 
 
+def _run_dp_step(workdir: Path, a_dir: Path, reporter: DemoReporter, result: DemoResult) -> None:
+    data = workdir / "clinic_visits.csv"
+    lines = ["patient_id,clinic,minutes"]
+    for i in range(6_000):  # synthetic: 2,000 patients, 3 visits each to their own clinic
+        patient = i % 2_000
+        clinic = ("north", "south", "east")[patient % 3]
+        lines.append(f"P{patient:05d},{clinic},{5 + (i * 7) % 55}")
+    data.write_text("\n".join(lines) + "\n")
+    sql = "SELECT clinic, COUNT(*) AS visits, AVG(minutes) AS mean_minutes FROM visits GROUP BY clinic"
+    with (
+        AuditLog(a_dir / "audit.db") as audit,
+        PrivacyLedger(a_dir / "privacy-ledger.db", audit=audit, actor="dpo") as ledger,
+    ):
+        ledger.create_budget(BudgetScope.dataset("clinic_visits"), BudgetKind.PURE, epsilon=1.0)
+        reporter.info(
+            "the DPO sets a budget of ε = 1 for clinic_visits; it lives in a SQLite ledger"
+        )
+        release = private_query(
+            data, sql, epsilon=0.6, unit="patient_id", bounds={"minutes": Bounds(0, 60)},
+            contribution=Contribution(max_groups=1, max_rows=3),
+            groups={"clinic": ["north", "south", "east"]}, ledger=ledger,
+            dataset="clinic_visits", analyst="analyst-1", audit=audit,
+        )  # fmt: skip
+        for rec in release.records():
+            reporter.info(
+                f"{rec['clinic']:>6}: visits {rec['visits']:,.0f} "
+                f"[{rec['visits_ci_low']:,.0f}, {rec['visits_ci_high']:,.0f}], mean minutes "
+                f"{rec['mean_minutes']:.1f} [{rec['mean_minutes_ci_low']:.1f}, "
+                f"{rec['mean_minutes_ci_high']:.1f}] (95%)"
+            )
+        result.dp_rows = len(release.rows)
+        try:
+            private_query(
+                data, sql, epsilon=0.6, unit="patient_id", bounds={"minutes": Bounds(0, 60)},
+                contribution=Contribution(max_groups=1, max_rows=3),
+                groups={"clinic": ["north", "south", "east"]}, ledger=ledger,
+                dataset="clinic_visits", analyst="analyst-2", audit=audit,
+            )  # fmt: skip
+        except PrivacyBudgetExceeded as exc:
+            result.dp_refused = True
+            reporter.info(f"a second query at ε = 0.6 is refused before any noise: {exc}")
+        status = ledger.status(BudgetScope.dataset("clinic_visits"))
+        result.dp_spent = float(status.spent.epsilon or 0)
+        reporter.info(
+            f"ledger: ε spent {result.dp_spent:.4f} of 1 in {status.spend_count} query; "
+            "a restart keeps it"
+        )
+
+
 async def _rogue_attempt(pki_dir: Path, rogue: pki.TLSIdentity) -> bool:
     """A rogue client (wrong CA) against a fresh org-b listener; True when the handshake fails."""
     identity_b = pki.load_identity(pki_dir, "org-b")
@@ -390,9 +459,11 @@ async def _rogue_attempt(pki_dir: Path, rogue: pki.TLSIdentity) -> bool:
     async with await serve(_HOST, 0, handler, identity=identity_b, limits=_LIMITS) as server:
         try:
             channel = await connect(
-                _HOST, server.port, identity=rogue, peer_name="org-b", limits=Limits(
-                    recv_timeout_s=5.0, connect_timeout_s=5.0, handshake_timeout_s=5.0
-                )
+                _HOST,
+                server.port,
+                identity=rogue,
+                peer_name="org-b",
+                limits=Limits(recv_timeout_s=5.0, connect_timeout_s=5.0, handshake_timeout_s=5.0),
             )
             async with channel:
                 await channel.send({"type": "hello"})

@@ -98,7 +98,7 @@ def test_approx_budget_sums_epsilon_and_delta(ledger: PrivacyLedger) -> None:
     assert status.spent.delta == Decimal("0.00001")
     assert status.remaining.delta == 0
     assert not status.exhausted  # pure losses still fit
-    with pytest.raises(PrivacyBudgetExceeded, match=r"delta limit 0\.00001.*remaining 0"):
+    with pytest.raises(PrivacyBudgetExceeded, match=r"delta limit 1e-05.*remaining 0"):
         _charge(ledger, PrivacyLoss(0.1, 1e-12))
     with pytest.raises(PrivacyBudgetExceeded, match=r"epsilon limit 1, spent 0\.6, remaining 0\.4"):
         _charge(ledger, PrivacyLoss(0.5))

@@ -127,6 +127,9 @@ def demo(
         and result.psi_sum is not None
         and abs(result.psi_sum - result.psi_expected_sum) < 0.01,
         "small PSI result refused": result.psi_probe_refused,
+        "DP release and budget refusal": result.dp_rows == 3
+        and result.dp_refused
+        and 0.59 < result.dp_spent <= 0.6,
         "foreign CA refused": result.foreign_ca_rejected,
         "audit chains intact": result.audit_chains_ok,
         "tampering detected": result.tamper_detected_at == 1,

@@ -594,7 +594,8 @@ def _utc_now() -> datetime:
 
 
 def _fmt(value: Fraction) -> str:
-    return str(_decimal(value))
+    """Amounts in messages: 10 significant digits (the ledger itself keeps them exactly)."""
+    return f"{float(value):.10g}"
 
 
 class PrivacyLedger:

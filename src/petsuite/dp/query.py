@@ -453,7 +453,9 @@ def compute_exact(
             for c in value_cols
         }
         value_sel = "".join(f", {clamp[c]} AS {_q('v_' + c)}" for c in value_cols)
-        group_key = f"hash({groups}, '{salt_hex}')" if groups else "0"
+        # Which groups a person keeps is a keyed hash of (person, group): it depends on that
+        # person's own rows only, and differs between people (no group is favoured).
+        group_key = f"hash(__unit, {groups}, '{salt_hex}')" if groups else "0"
         partition = f"__unit, {groups}" if groups else "__unit"
         bounded = f"""
             WITH base AS (

@@ -516,7 +516,7 @@ def test_long_descriptions_fit_the_audit_log_and_data_does_not(tmp_path: Path) -
         _ledger(tmp_path / "ledger.db", audit=audit) as led,
     ):
         led.create_budget(BudgetScope.dataset("patients"), "pure", epsilon=1.0)
-        sql = "SELECT COUNT(*) FROM patients WHERE " + " OR ".join(["ward = 'x'"] * 400)  # noqa: S608
+        sql = "SELECT COUNT(*) FROM patients WHERE " + " OR ".join(["ward = 'x'"] * 400)
         led.charge(
             dataset="patients",
             analyst="alice",

@@ -20,3 +20,13 @@ def test_psi_vaccination(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "correct" in out.stdout
+
+
+@pytest.mark.timeout(120)
+def test_ldp_smartphone_minutes() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples/ldp_smartphone_minutes/run.py"), "--devices", "5000"],
+        capture_output=True, text=True, timeout=110, check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "inside" in out.stdout

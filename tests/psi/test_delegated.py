@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from petsuite.core.audit import AuditLog
-from petsuite.core.errors import AbortReason, InvalidInput, PolicyViolation, ProtocolAbort
+from petsuite.core.errors import (
+    AbortReason,
+    InvalidInput,
+    PolicyViolation,
+    PrivacyBudgetExceeded,
+    ProtocolAbort,
+)
 from petsuite.net.transport import memory_pair
 from petsuite.psi.api import delegate_psi, submit_to_delegate
 from petsuite.psi.delegated import DelegateConfig, keyed_tags
@@ -112,3 +118,35 @@ def test_owner_with_wrong_run_name_is_refused() -> None:
     a, b, d = run(main())
     assert isinstance(d, ProtocolAbort) and d.reason is AbortReason.CONFIG_MISMATCH
     assert isinstance(a, ProtocolAbort) and isinstance(b, ProtocolAbort)
+
+
+def test_dp_noise_is_charged_before_release(tmp_path: Path) -> None:
+    from petsuite.dp.accounting import PrivacyLoss
+    from petsuite.dp.ledger import BudgetKind, BudgetScope, PrivacyLedger
+
+    async def main(ledger: PrivacyLedger) -> list[Any]:
+        a_owner, a_delegate = memory_pair("hospital-a", "delegate")
+        b_owner, b_delegate = memory_pair("hospital-b", "delegate")
+        config = DelegateConfig(run="run-dp", owners=("hospital-a", "hospital-b"),
+                                recipient="hospital-a", min_intersection=5, dp_epsilon=1.0)
+        return await asyncio.gather(
+            submit_to_delegate(a_owner, dataset(ids(0, 300)), matching_key=KEY, run="run-dp",
+                               mode=PsiMode.SUM, recipient=True),
+            submit_to_delegate(b_owner, dataset(ids(100, 400), [1.0] * 300), matching_key=KEY,
+                               run="run-dp", mode=PsiMode.SUM, value_bound=10.0),
+            delegate_psi({"hospital-a": a_delegate, "hospital-b": b_delegate}, config,
+                         ledger=ledger),
+            return_exceptions=True,
+        )
+
+    with PrivacyLedger(tmp_path / "l.db") as ledger:
+        ledger.create_budget(BudgetScope.dataset("run-dp"), BudgetKind.PURE, epsilon=1.5)
+        a, b, size = run(main(ledger), timeout=120)
+        assert a.size == size and abs(size - 200) < 40  # noisy count, scale 2
+        assert a.total is not None and abs(a.total - 200) < 400  # noisy sum, scale 20
+        assert ledger.status(BudgetScope.dataset("run-dp")).spend_count == 1
+        again = run(main(ledger), timeout=120)  # 1.0 more would exceed 1.5: refused, unspent
+        assert isinstance(again[2], PrivacyBudgetExceeded)
+        assert isinstance(again[0], PolicyViolation)
+        assert ledger.status(BudgetScope.dataset("run-dp")).spend_count == 1
+        assert PrivacyLoss(1.0).epsilon == 1.0

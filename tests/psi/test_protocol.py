@@ -290,3 +290,24 @@ def test_vanished_client_is_audited(tmp_path: Path) -> None:
     reason, ops = run(main(), timeout=10)
     assert reason is AbortReason.PEER_CLOSED
     assert ops == ["psi.serve.aborted"]
+
+
+def test_server_adds_dp_noise_to_the_sum(tmp_path: Path) -> None:
+    from petsuite.dp.ledger import BudgetKind, BudgetScope, PrivacyLedger
+
+    with PrivacyLedger(tmp_path / "l.db") as ledger:
+        ledger.create_budget(BudgetScope.dataset("test"), BudgetKind.PURE, epsilon=1.0)
+
+        async def main() -> Any:
+            a, b = memory_pair("client", "server")
+            return await asyncio.gather(
+                query_psi(a, dataset(ids(0, 100)), mode=PsiMode.SUM, min_intersection=0),
+                serve_psi(b, dataset(ids(50, 150), [1.0] * 100),
+                          _policy(value_bound=5.0, dp_epsilon=0.5), ledger=ledger),
+                return_exceptions=True,
+            )
+
+        client, _ = run(main(), timeout=120)
+        assert client.size == 50  # the client computes the size itself: exact
+        assert client.total != 50.0 and abs(client.total - 50) < 200  # noise scale 10
+        assert ledger.status(BudgetScope.dataset("test")).spend_count == 1

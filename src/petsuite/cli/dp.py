@@ -31,11 +31,11 @@ dp_app.add_typer(budget_app, name="budget")
 LedgerOpt = Annotated[
     Path | None,
     typer.Option(
-        "--ledger", help="Privacy ledger [default: $PETSUITE_HOME/privacy-ledger.db]."
+        "--ledger", help="Privacy ledger (default: $PETSUITE_HOME/privacy-ledger.db)."
     ),
 ]
 AuditOpt = Annotated[
-    Path | None, typer.Option("--audit-log", help="Audit log [default: $PETSUITE_HOME/audit.db].")
+    Path | None, typer.Option("--audit-log", help="Audit log (default: $PETSUITE_HOME/audit.db).")
 ]
 
 
@@ -170,7 +170,7 @@ def dp_query(
     alpha: Annotated[float, typer.Option(help="1 − confidence of the intervals.")] = 0.05,
     table: Annotated[str | None, typer.Option(help="Table inside a database file.")] = None,
     dataset: Annotated[
-        str | None, typer.Option(help="Dataset name in the ledger [default: file name].")
+        str | None, typer.Option(help="Dataset name in the ledger (default: file name).")
     ] = None,
     analyst: Annotated[str, typer.Option(help="Who asks (charged in the ledger).")] = "analyst",
     max_epsilon: Annotated[float, typer.Option(help="Refuse a query above this ε.")] = 5.0,

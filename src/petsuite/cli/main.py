@@ -50,7 +50,7 @@ AuditPath = Annotated[
     Path | None,
     typer.Option(
         "--log",
-        help="Audit log file [default: $PETSUITE_HOME/audit.db, PETSUITE_HOME=~/.petsuite].",
+        help="Audit log file (default: $PETSUITE_HOME/audit.db, PETSUITE_HOME=~/.petsuite).",
         envvar="PETSUITE_AUDIT_LOG",
     ),
 ]

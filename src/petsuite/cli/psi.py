@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +17,7 @@ from petsuite.core.audit import AuditLog
 from petsuite.core.errors import InvalidInput, PetsError
 from petsuite.core.rng import resolve
 from petsuite.core.store import atomic_write_bytes
+from petsuite.dp.ledger import PrivacyLedger
 from petsuite.net import pki
 from petsuite.net.transport import Channel, Limits, TLSChannel, connect, serve
 from petsuite.psi.api import (
@@ -60,9 +61,7 @@ def _audit(path: Path | None) -> AuditLog:
     return AuditLog(path if path is not None else home() / "audit.db")
 
 
-def _load(
-    data: Path, keys: str, table: str | None, values: str | None = None
-) -> PsiDataset:
+def _load(data: Path, keys: str, table: str | None, values: str | None = None) -> PsiDataset:
     spec = KeySpec.parse(keys)
     dataset = PsiDataset.from_file(data, spec, value_column=values, table=table)
     _report(dataset)
@@ -86,6 +85,33 @@ def _report(dataset: PsiDataset) -> None:
         out.print(f"  {r.duplicate_keys:,} duplicate keys merged (first record kept)")
 
 
+DpOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Add DP noise with this ε to what this party releases (charged to --ledger)."
+    ),
+]
+LedgerOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Privacy ledger for --dp-epsilon (default: $PETSUITE_HOME/privacy-ledger.db)."
+    ),
+]
+
+
+@contextlib.contextmanager
+def _ledger(
+    path: Path | None, dp_epsilon: float | None, audit: AuditLog, actor: str
+) -> Iterator[PrivacyLedger | None]:
+    if dp_epsilon is None:
+        yield None
+        return
+    with PrivacyLedger(
+        path if path is not None else home() / "privacy-ledger.db", audit=audit, actor=actor
+    ) as book:
+        yield book
+
+
 DataArg = Annotated[Path, typer.Argument(help="CSV, Parquet, DuckDB or SQLite file.")]
 KeysOpt = Annotated[
     str,
@@ -99,7 +125,7 @@ TableOpt = Annotated[str | None, typer.Option(help="Table name inside a database
 PkiOpt = Annotated[Path, typer.Option("--pki", help="Folder with ca.crt and this party's files.")]
 NameOpt = Annotated[str, typer.Option("--name", help="This party's name (its certificate).")]
 AuditOpt = Annotated[
-    Path | None, typer.Option("--audit-log", help="Audit log [default: $PETSUITE_HOME/audit.db].")
+    Path | None, typer.Option("--audit-log", help="Audit log (default: $PETSUITE_HOME/audit.db).")
 ]
 InsecureOpt = Annotated[
     bool,
@@ -139,6 +165,8 @@ def psi_serve(
         str, typer.Option(help="Runs per counterparty, e.g. 10/day; 'none' to disable.")
     ] = "10/day",
     sessions: Annotated[int, typer.Option(min=0, help="Stop after N sessions (0: never).")] = 0,
+    dp_epsilon: DpOpt = None,
+    ledger: LedgerOpt = None,
     audit_log: AuditOpt = None,
     insecure_localhost: InsecureOpt = False,
 ) -> None:
@@ -152,6 +180,7 @@ def psi_serve(
         rate_limit=None if rate_limit.lower() == "none" else RateLimit.parse(rate_limit),
         value_bound=value_bound,
         outliers="drop" if outliers == "drop" else "refuse",
+        dp_epsilon=dp_epsilon,
     )
     dataset = _load(data, keys, table, values)
     host, port = _address(listen)
@@ -161,14 +190,19 @@ def psi_serve(
     async def main() -> None:
         done = asyncio.Event()
         count = 0
-        with _audit(audit_log) as audit, RateLimiter(home() / "psi-rate-limits.db") as limiter:
+        with (
+            _audit(audit_log) as audit,
+            RateLimiter(home() / "psi-rate-limits.db") as limiter,
+            _ledger(ledger, dp_epsilon, audit, name) as book,
+        ):
 
             async def handler(channel: TLSChannel) -> None:
                 nonlocal count
                 try:
                     summary = await serve_psi(
-                        channel, dataset, policy, audit=audit, rate_limiter=limiter, actor=name
-                    )
+                        channel, dataset, policy, audit=audit, rate_limiter=limiter,
+                        ledger=book, actor=name,
+                    )  # fmt: skip
                     out.print(
                         f"session with {summary.peer}: mode {summary.mode}, client set "
                         f"{summary.client_set_size:,}, released by client: {summary.released}"
@@ -320,6 +354,8 @@ def psi_delegate(
     rate_limit: Annotated[
         str, typer.Option(help="Runs per owner, e.g. 10/day; 'none' to disable.")
     ] = "10/day",
+    dp_epsilon: DpOpt = None,
+    ledger: LedgerOpt = None,
     audit_log: AuditOpt = None,
     insecure_localhost: InsecureOpt = False,
 ) -> None:
@@ -333,6 +369,7 @@ def psi_delegate(
         recipient=recipient,
         min_intersection=min_intersection,
         max_set_size=max_set_size,
+        dp_epsilon=dp_epsilon,
     )
     limit = None if rate_limit.lower() == "none" else RateLimit.parse(rate_limit)
     host, port = _address(listen)
@@ -354,7 +391,11 @@ def psi_delegate(
                 both.set()
             await finished.wait()
 
-        with _audit(audit_log) as audit, RateLimiter(home() / "psi-rate-limits.db") as limiter:
+        with (
+            _audit(audit_log) as audit,
+            RateLimiter(home() / "psi-rate-limits.db") as limiter,
+            _ledger(ledger, dp_epsilon, audit, name) as book,
+        ):
             async with await serve(
                 host,
                 port,
@@ -365,8 +406,10 @@ def psi_delegate(
                 insecure_localhost=insecure_localhost,
                 local_name=name,
             ) as server:
-                out.print(f"delegate {name!r} waiting for {pair[0]} and {pair[1]} on "
-                          f"{host}:{server.port} (run {run!r})")
+                out.print(
+                    f"delegate {name!r} waiting for {pair[0]} and {pair[1]} on "
+                    f"{host}:{server.port} (run {run!r})"
+                )
                 await both.wait()
                 try:
                     size.append(
@@ -376,6 +419,7 @@ def psi_delegate(
                             audit=audit,
                             rate_limiter=limiter,
                             rate_limit=limit,
+                            ledger=book,
                             actor=name,
                         )
                     )

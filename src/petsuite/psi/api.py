@@ -23,10 +23,13 @@ from petsuite.core.errors import (
     InvalidInput,
     PetsError,
     PolicyViolation,
+    PrivacyBudgetExceeded,
     ProtocolAbort,
 )
 from petsuite.core.rng import RandomSource, resolve
 from petsuite.core.schema import MessageSpec, OneOf
+from petsuite.dp.accounting import PrivacyLoss
+from petsuite.dp.ledger import PrivacyLedger
 from petsuite.net.transport import Channel
 from petsuite.primitives.group import Scalar
 from petsuite.psi import delegated, protocol
@@ -249,6 +252,7 @@ def _server_offer(dataset: PsiDataset, policy: PsiPolicy) -> tuple[protocol.Serv
         values=values,
         value_format=fmt,
         value_bound=bound,
+        dp_epsilon=policy.dp_epsilon,
     )
     return offer, dropped
 
@@ -275,6 +279,7 @@ async def serve_psi(
     audit: AuditLog | None = None,
     rate_limiter: RateLimiter | None = None,
     key: ServerKey | None = None,
+    ledger: PrivacyLedger | None = None,
     actor: str = "psi-server",
     rng: RandomSource | None = None,
 ) -> PsiServerSummary:
@@ -283,7 +288,9 @@ async def serve_psi(
     The policy is checked before anything leaves: client set size, allowed mode, the counterparty's
     rate limit (persisted by ``rate_limiter``), and in sum mode the claimed intersection size. A
     refusal aborts the session with ``policy-refused``, is audited and raises
-    :class:`~petsuite.core.errors.PolicyViolation`.
+    :class:`~petsuite.core.errors.PolicyViolation`. With ``policy.dp_epsilon`` the released sum
+    carries discrete Laplace noise, charged to ``ledger`` (dataset: the server's data source,
+    analyst: the client) just before it is drawn.
     """
     policy = PsiPolicy() if policy is None else policy
     source = resolve(rng)
@@ -309,10 +316,29 @@ async def serve_psi(
                     params["runs_in_window"] = rate_limiter.acquire(
                         channel.peer, policy.rate_limit
                     )
+            if (
+                policy.dp_epsilon is not None
+                and state.stage is protocol.ServerStage.AWAIT_MASKED_SUM
+                and message.get("type") == protocol.MASKED_SUM.name
+            ):
+                # the claimed count is checked first, so a refused release spends nothing
+                if message["count"] < offer.min_intersection:
+                    raise PolicyViolation(
+                        f"intersection of {message['count']} is below the minimum of "
+                        f"{offer.min_intersection}: the sum is not released"
+                    )
+                if ledger is not None:
+                    ledger.charge(
+                        dataset=dataset.source,
+                        analyst=channel.peer,
+                        loss=PrivacyLoss(epsilon=policy.dp_epsilon),
+                        description="noisy intersection-sum (PSI)",
+                        parameters={"session": params.get("session"), "mode": "sum"},
+                    )
             state, outbox = protocol.server_step(state, message, rng=source)
             for out in outbox:
                 await channel.send(out)
-    except PolicyViolation as exc:
+    except (PolicyViolation, PrivacyBudgetExceeded) as exc:
         await channel.abort(AbortReason.POLICY, str(exc))
         _audit(audit, actor, "psi.serve.refused", {**params, "reason": str(exc)})
         raise
@@ -453,13 +479,17 @@ async def delegate_psi(
     audit: AuditLog | None = None,
     rate_limiter: RateLimiter | None = None,
     rate_limit: RateLimit | None = None,
+    ledger: PrivacyLedger | None = None,
     actor: str = "psi-delegate",
     rng: RandomSource | None = None,
 ) -> int:
     """The delegate's side of one delegated run between the two owners on ``channels``.
 
     Returns the intersection size, which only the delegate and the recipient learn. Below the
-    policy's minimum nothing is released: both owners get a ``policy-refused`` abort.
+    policy's minimum nothing is released: both owners get a ``policy-refused`` abort. With
+    ``config.dp_epsilon`` the count (and sum) carry discrete Laplace noise, charged to ``ledger``
+    (dataset: the run, analyst: the recipient) before it is drawn; the threshold then applies to
+    the noisy count.
     """
     source = resolve(rng)
     if set(channels) != set(config.owners):
@@ -499,11 +529,19 @@ async def delegate_psi(
             return [await channels[name].recv(delegated.D_TAGS) for _ in range(n)]
 
         chunks = await asyncio.gather(*(tags_of(name) for name in config.owners))
+        if ledger is not None and config.dp_epsilon is not None:
+            ledger.charge(
+                dataset=config.run,
+                analyst=config.recipient,
+                loss=PrivacyLoss(epsilon=config.dp_epsilon),
+                description="noisy delegated PSI release",
+                parameters={"session": params["session"], "mode": params.get("mode")},
+            )
         for name, messages in zip(config.owners, chunks, strict=True):
             for message in messages:
                 state, outboxes = delegated.delegate_step(state, name, message, rng=source)
         await everyone(outboxes)
-    except PolicyViolation as exc:
+    except (PolicyViolation, PrivacyBudgetExceeded) as exc:
         for ch in channels.values():
             await ch.abort(AbortReason.POLICY, str(exc))
         _audit(audit, actor, "psi.delegate.refused", {**params, "reason": str(exc)})

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 from petsuite.core.errors import AbortReason, InvalidInput, PolicyViolation, ProtocolAbort
 from petsuite.core.rng import RandomSource
 from petsuite.core.schema import Bool, Bytes, Int, ListOf, Optional, Schema, Str
+from petsuite.dp.mechanisms import DiscreteLaplace
 from petsuite.primitives.paillier import (
     PaillierCiphertext,
     PaillierEncoder,
@@ -45,6 +47,7 @@ from petsuite.psi.protocol import (
     SESSION_BYTES,
     PsiMode,
     int_to_bytes,
+    noise_margin,
     shuffle,
 )
 
@@ -302,6 +305,7 @@ class DelegateConfig:
     min_intersection: int = 10
     max_set_size: int = 10_000_000
     allowed_modes: frozenset[PsiMode] = frozenset({PsiMode.CARDINALITY, PsiMode.SUM})
+    dp_epsilon: float | None = None
 
     def __post_init__(self) -> None:
         if len(set(self.owners)) != 2:
@@ -310,6 +314,19 @@ class DelegateConfig:
             raise InvalidInput("the recipient must be one of the two owners")
         if self.min_intersection < 0:
             raise InvalidInput("min_intersection must be non-negative")
+        if self.dp_epsilon is not None and not (
+            math.isfinite(self.dp_epsilon) and self.dp_epsilon > 0
+        ):
+            raise InvalidInput("dp_epsilon must be a positive, finite number")
+
+    def noise(self, mode: PsiMode, value_bound: int) -> tuple[DiscreteLaplace | None, ...]:
+        """Noise for the released count and (sum mode) sum: ε split evenly between them."""
+        if self.dp_epsilon is None:
+            return (None, None)
+        share = self.dp_epsilon / (2 if mode is PsiMode.SUM else 1)
+        count = DiscreteLaplace.for_epsilon(share, 1)
+        total = DiscreteLaplace.for_epsilon(share, max(1, value_bound))
+        return (count, total if mode is PsiMode.SUM else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,7 +392,8 @@ def _hello(
         if not recipient_hello["recipient_key"]:
             raise ProtocolAbort(AbortReason.CONFIG_MISMATCH, "the recipient sent no key")
         h = owners[holder].hello
-        max_abs = max(1, h["set_size"] * h["value_bound"])
+        _, sum_noise = cfg.noise(mode, h["value_bound"])
+        max_abs = max(1, h["set_size"] * h["value_bound"]) + noise_margin(sum_noise)
     outboxes: dict[str, list[dict[str, Any]]] = {}
     for name in cfg.owners:
         outboxes[name] = [
@@ -449,6 +467,11 @@ def _finish(
             c for t, c in zip(holder_view.tags, holder_view.values, strict=True) if t in other_set
         ]
         size = len(matched)
+    mode = PsiMode(views[0].hello["mode"])
+    bound = holder_view.hello["value_bound"] if holder_view is not None else 0
+    count_noise, sum_noise = cfg.noise(mode, bound)
+    if count_noise is not None:  # threshold the noisy count, so the refusal is DP too
+        size = max(0, size + count_noise.sample(rng))
     if size < cfg.min_intersection:
         raise PolicyViolation(
             f"intersection of {size} is below the minimum of {cfg.min_intersection}: "
@@ -463,7 +486,9 @@ def _finish(
             cts = [PaillierCiphertext.from_bytes(pk, c) for c in matched]
         except InvalidInput as exc:
             raise ProtocolAbort(AbortReason.MALFORMED, f"ciphertext: {exc}") from exc
-        zero = pk.encrypt(0, rng=rng)  # re-randomises the sum
+        eta = 0 if sum_noise is None else sum_noise.sample(rng)
+        encoder = PaillierEncoder(pk, state.value_max_abs)
+        zero = pk.encrypt(encoder.encode(eta), rng=rng)  # adds the noise, re-randomises the sum
         total = sum_ciphertexts([*cts, zero]).to_bytes()
         frac_bits = holder_view.hello["value_frac_bits"]
     outboxes: dict[str, list[dict[str, Any]]] = {}

@@ -8,6 +8,7 @@ them. A refused run is audited and releases nothing.
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -73,6 +74,9 @@ class PsiPolicy:
         the data.
     outliers:
         What to do with a value beyond the bound: ``refuse`` the run, or ``drop`` the record.
+    dp_epsilon:
+        Discrete Laplace noise on the sum this server releases (sum mode), charged to a
+        :class:`~petsuite.dp.ledger.PrivacyLedger` when one is given.
     """
 
     min_intersection: int = 10
@@ -83,8 +87,13 @@ class PsiPolicy:
     rate_limit: RateLimit | None = field(default_factory=lambda: RateLimit(10, 86400.0))
     value_bound: float | None = None
     outliers: Literal["refuse", "drop"] = "refuse"
+    dp_epsilon: float | None = None
 
     def __post_init__(self) -> None:
+        if self.dp_epsilon is not None and not (
+            math.isfinite(self.dp_epsilon) and self.dp_epsilon > 0
+        ):
+            raise InvalidInput("dp_epsilon must be a positive, finite number")
         if self.min_intersection < 0:
             raise InvalidInput("min_intersection must be non-negative")
         if not 1 <= self.max_set_size <= MAX_SET_SIZE:
@@ -113,6 +122,7 @@ class PsiPolicy:
             "rate_limit": None if self.rate_limit is None else self.rate_limit.describe(),
             "value_bound": self.value_bound,
             "outliers": self.outliers,
+            "dp_epsilon": self.dp_epsilon,
         }
 
 

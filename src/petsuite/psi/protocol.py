@@ -43,6 +43,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -57,6 +58,7 @@ from petsuite.core.errors import (
 )
 from petsuite.core.rng import RandomSource, random_below, resolve
 from petsuite.core.schema import Bool, Bytes, Int, ListOf, Schema, Str
+from petsuite.dp.mechanisms import DiscreteLaplace
 from petsuite.primitives.group import (
     Scalar,
     raw_batch_hash_and_mult,
@@ -90,6 +92,7 @@ __all__ = [
     "ServerStage",
     "client_start",
     "client_step",
+    "noise_margin",
     "server_start",
     "server_step",
     "shuffle",
@@ -262,6 +265,7 @@ class ServerOffer:
     value_format: FixedPoint | None = None
     value_bound: int = 0
     paillier_bits: int = 2048
+    dp_epsilon: float | None = None
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -358,10 +362,22 @@ def _server_hello(
     return new, [accept]
 
 
+def _sum_noise(offer: ServerOffer) -> DiscreteLaplace | None:
+    """The discrete Laplace noise added to a released sum (sensitivity: the declared bound)."""
+    if offer.dp_epsilon is None:
+        return None
+    return DiscreteLaplace.for_epsilon(offer.dp_epsilon, max(1, offer.value_bound))
+
+
+def noise_margin(noise: DiscreteLaplace | None) -> int:
+    """Room left for noise in the overflow check: 60 scales (exceeded with probability < e^-60)."""
+    return 0 if noise is None else math.ceil(60 * noise.scale)
+
+
 def _sum_bound(offer: ServerOffer) -> int:
-    """Largest absolute encoded sum if every key were in the intersection: set size × declared
-    bound. Derived from public figures only, never from the values themselves."""
-    return max(1, len(offer.keys) * offer.value_bound)
+    """Largest absolute encoded sum if every key were in the intersection (set size × declared
+    bound), plus room for DP noise. Derived from public figures only, never from the values."""
+    return max(1, len(offer.keys) * offer.value_bound) + noise_margin(_sum_noise(offer))
 
 
 def _server_blinded(
@@ -425,7 +441,7 @@ def _server_blinded(
 
 
 def _server_masked_sum(
-    state: PsiServerState, msg: dict[str, Any]
+    state: PsiServerState, msg: dict[str, Any], rng: RandomSource | None
 ) -> tuple[PsiServerState, list[dict[str, Any]]]:
     if msg.get("type") == FINISH.name:  # the client refused to release: no sum is decrypted
         return _server_finish(state, msg)
@@ -446,6 +462,9 @@ def _server_masked_sum(
     except InvalidInput as exc:
         raise _abort(AbortReason.MALFORMED, f"invalid ciphertext: {exc}") from exc
     masked = state.paillier.decrypt(ciphertext)
+    noise = _sum_noise(state.offer)
+    if noise is not None:  # the releasing party adds the noise: the client sees sum + r + η
+        masked = (masked + noise.sample(rng)) % state.paillier.public_key.n
     nbytes = (state.paillier.public_key.n.bit_length() + 7) // 8
     reply = {
         "type": UNMASKED.name,
@@ -473,7 +492,7 @@ def server_step(
     if stage is ServerStage.AWAIT_BLINDED:
         return _server_blinded(state, message, rng)
     if stage is ServerStage.AWAIT_MASKED_SUM:
-        return _server_masked_sum(state, message)
+        return _server_masked_sum(state, message, rng)
     if stage is ServerStage.AWAIT_FINISH:
         return _server_finish(state, message)
     raise _abort(AbortReason.UNEXPECTED, f"message after stage {stage.value}")

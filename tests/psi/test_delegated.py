@@ -142,6 +142,7 @@ def test_dp_noise_is_charged_before_release(tmp_path: Path) -> None:
     with PrivacyLedger(tmp_path / "l.db") as ledger:
         ledger.create_budget(BudgetScope.dataset("run-dp"), BudgetKind.PURE, epsilon=1.5)
         a, b, size = run(main(ledger), timeout=120)
+        assert b is None
         assert a.size == size and abs(size - 200) < 40  # noisy count, scale 2
         assert a.total is not None and abs(a.total - 200) < 400  # noisy sum, scale 20
         assert ledger.status(BudgetScope.dataset("run-dp")).spend_count == 1

@@ -29,6 +29,7 @@ from petsuite.core.errors import (
     ProtocolAbort,
 )
 from petsuite.core.schema import Schema
+from petsuite.core.tables import Table
 from petsuite.dp.api import private_query
 from petsuite.dp.ledger import BudgetKind, BudgetScope, PrivacyLedger
 from petsuite.dp.query import Bounds, Contribution
@@ -39,7 +40,6 @@ from petsuite.oprf.protocol import REQUEST
 from petsuite.psi import PsiDataset, PsiMode, PsiPolicy, PsiResult, RateLimit, RateLimiter
 from petsuite.psi.api import query_psi, serve_psi
 from petsuite.psi.matching import KeySpec
-from petsuite.psi.tables import Table
 
 __all__ = ["DemoReporter", "DemoResult", "run_demo"]
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from petsuite.core.encoding import canonical_json, decode_parts, encode_parts
 from petsuite.core.errors import InvalidInput, InvalidRecord, UnsupportedParameter
+from petsuite.core.tables import Table
 from petsuite.psi import matching
 from petsuite.psi.matching import (
     KEY_DOMAIN_TAG,
@@ -29,7 +30,6 @@ from petsuite.psi.matching import (
     normalise_text,
     normalise_uk_postcode,
 )
-from petsuite.psi.tables import Table
 
 # Every reason a normaliser may give: the string literals passed to InvalidRecord in the source.
 _SOURCE = Path(matching.__file__).read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ from petsuite.core.audit import AuditLog
 from petsuite.core.errors import InvalidInput, PetsError
 from petsuite.core.rng import resolve
 from petsuite.core.store import atomic_write_bytes
+from petsuite.core.tables import read_table, write_table
 from petsuite.dp.ledger import PrivacyLedger
 from petsuite.net import pki
 from petsuite.net.transport import Channel, Limits, TLSChannel, connect, serve
@@ -32,7 +33,6 @@ from petsuite.psi.delegated import MATCHING_KEY_BYTES, DelegateConfig
 from petsuite.psi.matching import KeySpec
 from petsuite.psi.policy import PsiPolicy, RateLimit, RateLimiter
 from petsuite.psi.protocol import PsiMode
-from petsuite.psi.tables import read_table, write_table
 
 __all__ = ["psi_app"]
 

@@ -28,6 +28,7 @@ from petsuite.core.errors import (
 )
 from petsuite.core.rng import RandomSource, resolve
 from petsuite.core.schema import MessageSpec, OneOf
+from petsuite.core.tables import Table, read_table
 from petsuite.dp.accounting import PrivacyLoss
 from petsuite.dp.ledger import PrivacyLedger
 from petsuite.net.transport import Channel
@@ -37,7 +38,6 @@ from petsuite.psi.delegated import DelegateConfig, DelegatedResult
 from petsuite.psi.matching import KeySpec, build_keys
 from petsuite.psi.policy import PsiPolicy, RateLimit, RateLimiter
 from petsuite.psi.protocol import PsiMode, PsiResult
-from petsuite.psi.tables import Table, read_table
 
 __all__ = [
     "MatchReport",

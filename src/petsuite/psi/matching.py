@@ -34,7 +34,7 @@ from petsuite.core.encoding import canonical_json, encode_parts
 from petsuite.core.errors import InvalidInput, InvalidRecord, UnsupportedParameter
 
 if TYPE_CHECKING:
-    from petsuite.psi.tables import Table
+    from petsuite.core.tables import Table
 
 __all__ = [
     "KEY_DOMAIN_TAG",

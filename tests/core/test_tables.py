@@ -13,8 +13,8 @@ import duckdb
 import pytest
 
 from petsuite.core.errors import InvalidInput
+from petsuite.core.tables import Table, read_table, write_table
 from petsuite.psi.matching import KeySpec, build_keys
-from petsuite.psi.tables import Table, read_table, write_table
 
 ADULT = Path("/work/shared/data/adult/arx/adult.csv")
 

@@ -244,9 +244,9 @@ def private_query(
     warnings = policy.check(epsilon, delta)
     bounds = dict(bounds or {})
     contribution = Contribution() if contribution is None else contribution
-    query = parse_query(sql)
     source = data if isinstance(data, Source) else Source(data, table=table)
     try:
+        query = parse_query(sql, con=source.con)
         return _answer(
             source, query, sql=sql, epsilon=epsilon, delta=delta, unit=unit, bounds=bounds,
             contribution=contribution, groups=groups, ledger=ledger,
@@ -299,7 +299,7 @@ def _answer(
     scale = {c: _scale_bits(bounds[c]) for c in value_cols if c in bounds}
     exact = compute_exact(
         source, query, unit=unit, bounds=bounds, contribution=contribution, scale_bits=scale,
-        salt=rng.random_bytes(16),
+        salt=rng.random_bytes(16), need_units=bool(query.group_by) and declared is None,
     )  # fmt: skip
     g, c = contribution.max_groups, contribution.max_rows
     selection = query.group_by and declared is None

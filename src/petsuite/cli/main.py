@@ -23,6 +23,7 @@ from rich.table import Table
 from petsuite import __version__
 from petsuite.cli._shared import console, err_console, home
 from petsuite.cli.dp import dp_app
+from petsuite.cli.he import he_app
 from petsuite.cli.psi import psi_app
 from petsuite.core.audit import AuditLog
 from petsuite.core.errors import IntegrityError, InvalidInput, PetsError, catalogue_entry
@@ -43,6 +44,7 @@ app.add_typer(pki_app, name="pki")
 app.add_typer(audit_app, name="audit")
 app.add_typer(psi_app, name="psi")
 app.add_typer(dp_app, name="dp")
+app.add_typer(he_app, name="he")
 
 
 

@@ -11,7 +11,7 @@ $(BIN)/python:
 
 # Installed-state stamps: reinstall only when pyproject.toml changes (idempotent).
 $(VENV)/.installed-core: pyproject.toml | $(BIN)/python
-	$(PIP) install -e .
+	$(PIP) install -e '.[fhe]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

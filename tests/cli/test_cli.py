@@ -106,4 +106,5 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         with AuditLog(work / party / "audit.db") as log:
             report = log.verify()
             assert report.ok
-            assert report.entries == (9 if party == "org-a" else 5)  # + DP budget, charge, release
+            # org-a: 2 OPRF, 3 PSI, 4 DP, 4 HE (2 keys stored, 2 jobs); org-b: 2 + 3 + 2 HE jobs
+            assert report.entries == (13 if party == "org-a" else 7)

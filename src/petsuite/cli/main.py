@@ -132,6 +132,8 @@ def demo(
         "DP release and budget refusal": result.dp_rows == 3
         and result.dp_refused
         and 0.59 < result.dp_spent <= 0.6,
+        "HE results match plaintext": result.he_mean_error < 1e-3
+        and result.he_score_error < 1e-2,
         "foreign CA refused": result.foreign_ca_rejected,
         "audit chains intact": result.audit_chains_ok,
         "tampering detected": result.tamper_detected_at == 1,

@@ -505,3 +505,46 @@ def test_column_value_checks(store: KeyStore, tmp_path: Path) -> None:
     sk = store.load_paillier_private(info.key_id, PW_A)
     assert decrypt_column(column, sk) == [85 / 256, 0.0, -7.0]  # rounded to 2^-8
     assert decrypt_column(write_encrypted_column(path, pk, []), sk) == []
+
+
+# --- CKKS keyrings from petsuite.he.seal (the fhe extra) ------------------------------------------
+
+
+def test_ckks_keyring_store_rotate_and_move_data(store: KeyStore, audit: AuditLog) -> None:
+    """A CKKS keyring goes in as opaque bytes; rotation moves a stored vector to the new key."""
+    pytest.importorskip("tenseal")
+    from petsuite.he.seal import CkksParameters, HeEvaluationContext, HeSecretKeyring, HeVector
+
+    params = CkksParameters.choose(1)
+    old_ring = HeSecretKeyring.generate(params)
+    old_eval = old_ring.evaluation_context().to_bytes()
+    old = store.store_secret(old_ring.scheme.value, old_ring.secret_bytes(), old_eval, PW_A)
+    assert old.scheme == "ckks"
+    assert store.public_bytes(old.key_id) == old_eval
+    values = [1.5, -2.25, 1000.0, 0.0]
+    evaluator = HeEvaluationContext.from_bytes(store.public_bytes(old.key_id))
+    stored = evaluator.encrypt(values).to_bytes()  # a data holder encrypts with public keys only
+
+    new_ring = HeSecretKeyring.generate(params)
+    new = store.rotate_secret(
+        old.key_id,
+        PW_A,
+        secret_bytes=new_ring.secret_bytes(),
+        public_bytes=new_ring.evaluation_context().to_bytes(),
+        new_passphrase=PW_B,
+    )
+    assert store.info(old.key_id).status is KeyStatus.ROTATED
+    assert store.info(old.key_id).superseded_by == new.key_id
+
+    loaded_old = HeSecretKeyring.from_secret_bytes(store.load_secret(old.key_id, PW_A))
+    assert loaded_old.key_id == old_ring.key_id
+    plain = loaded_old.decrypt(HeVector.from_bytes(loaded_old, stored))
+    loaded_new = HeSecretKeyring.from_secret_bytes(store.load_secret(new.key_id, PW_B))
+    moved = loaded_new.encrypt(plain).to_bytes()
+    again = loaded_new.decrypt(HeVector.from_bytes(loaded_new, moved))
+    assert max(abs(a - b) for a, b in zip(again, values, strict=True)) < 1e-3
+    with pytest.raises(InvalidInput, match="under key"):
+        loaded_old.decrypt(HeVector.from_bytes(loaded_new, moved))
+    assert [e.operation for e in audit.entries()] == ["he.key.store", "he.key.rotate"]
+    haystack = db_bytes(audit.path) + db_bytes(store.index_path)
+    assert old_ring.secret_bytes()[-64:] not in haystack

@@ -31,9 +31,12 @@ once, so one decryption yields many sums. A sum of ``t`` vectors holds at most
 — the headroom for ``max_terms`` terms plus one guard bit that stays clear in every honest sum —
 and ``slots · slot_bits ≤ bits(n) - 1`` so that the packed plaintext stays below ``n``. Parameters
 that break either rule raise :class:`~petsuite.core.errors.UnsupportedParameter`.
-:class:`PackedVector` counts its terms and refuses a sum beyond ``max_terms``; unpacking refuses
-(``InvalidInput`` naming an overflow) a slot whose guard bit is set, that exceeds ``terms ·
-(2^value_bits - 1)``, or bits above the top slot — a carried slot is an error, never a wrong sum.
+:class:`PackedVector` counts its terms and refuses a sum beyond ``max_terms``: that count is what
+guarantees no slot carries. Unpacking checks again and raises ``InvalidInput("overflow ...")`` for
+a slot whose guard bit is set or that exceeds ``terms · (2^value_bits - 1)``, a non-zero unused
+slot, or bits above the top slot. For sums made around the count (raw ciphertext products) these
+checks catch every carry as long as each slot's true sum stays below ``2^slot_bits`` (about twice
+``max_terms`` terms); a slot that wrapped past ``2^slot_bits`` can look valid.
 
 Threat model and what leaks
 ---------------------------
@@ -90,18 +93,22 @@ __all__ = [
 Backend = Literal["inline", "thread", "process"]
 
 #: Default backend for :func:`encrypt_vector` at or above :data:`ENCRYPT_THRESHOLD` values.
-#: Measured on 2 cores (AMD EPYC VM), 2048-bit key, 10,000 values, warm pool, best of 3:
-#: inline 1.58 s, thread 1.62 s (0.98x: DJN's table multiplications hold the GIL), process
-#: 0.84 s (1.9x).
+#: Measured on a 2-core AMD EPYC VM shared with other jobs (best of 9 interleaved rounds, warm
+#: pool), 2048-bit key, 10,000 values: inline 1.74 s, thread 1.72 s (1.01x: DJN's fixed-base
+#: multiplications hold the GIL), process 0.94 s (1.85x).
 ENCRYPT_BACKEND: Final[Backend] = "process"
-#: Smallest batch :func:`encrypt_vector` spreads over workers (~0.16 ms a value inline: below 1,000
-#: values the pool's round trip and the workers' first key validation eat the gain).
+#: Smallest batch :func:`encrypt_vector` spreads over workers. A warm pool's round trip costs
+#: ~10 ms (2048 bits: 500 values 84 ms inline vs 49 ms pooled, 100 values 17 vs 19 ms); the first
+#: pooled call also pays ~0.4 s to start the workers, so smaller batches stay inline.
 ENCRYPT_THRESHOLD: Final = 1000
 #: Default backend for :func:`decrypt_vector` at or above :data:`DECRYPT_THRESHOLD` values.
-#: Same setting: inline 19.6 s, thread 10.4 s (1.9x, ``powmod_base_list`` releases the GIL),
-#: process 10.3 s (1.9x). Threads match processes and keep the private key in this process.
+#: Same machine, 2048-bit key: 10,000 values inline 26.3 s, thread 13.5 s (1.95x:
+#: ``powmod_base_list`` releases the GIL); 2,000 values (best of 9) inline 5.12 s, thread 2.69 s
+#: (1.90x), process 2.76 s (1.86x). Threads match processes and keep the private key in this
+#: process, so they are the default.
 DECRYPT_BACKEND: Final[Backend] = "thread"
-#: Smallest batch :func:`decrypt_vector` spreads over workers (~2 ms a value inline at 2048 bits).
+#: Smallest batch :func:`decrypt_vector` spreads over workers (~2.6 ms a value inline at 2048 bits;
+#: 4 values already gain 1.6x, a single one loses to the thread start-up).
 DECRYPT_THRESHOLD: Final = 8
 
 _BACKENDS: Final = ("inline", "thread", "process")

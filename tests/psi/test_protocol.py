@@ -311,3 +311,19 @@ def test_server_adds_dp_noise_to_the_sum(tmp_path: Path) -> None:
         assert client.size == 50  # the client computes the size itself: exact
         assert client.total != 50.0 and abs(client.total - 50) < 200  # noise scale 10
         assert ledger.status(BudgetScope.dataset("test")).spend_count == 1
+
+
+def test_shuffle_is_uniform() -> None:
+    """Chi-square over the 6 permutations of 3 items; false-failure probability below 1e-6."""
+    from collections import Counter
+
+    from petsuite.core.rng import DeterministicRandom
+
+    rng = DeterministicRandom(b"\x09" * 32, insecure_for_testing=True)
+    draws = 60_000
+    counts = Counter(tuple(protocol.shuffle([0, 1, 2], rng)) for _ in range(draws))
+    assert len(counts) == 6
+    expected = draws / 6
+    chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+    assert chi2 < 37.0  # 5 degrees of freedom: P(X > 37) < 1e-6
+    assert protocol.shuffle([], rng) == [] and protocol.shuffle([7], rng) == [7]

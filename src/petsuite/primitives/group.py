@@ -32,6 +32,7 @@ from __future__ import annotations
 import atexit
 import hmac
 import multiprocessing
+import multiprocessing.util
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -540,6 +541,10 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
         if pool is candidate:
             atexit.unregister(shutdown_pool)  # register once however many pools exist
             atexit.register(shutdown_pool)
+            # In a non-daemonic multiprocessing child, multiprocessing joins the pool's workers
+            # before atexit runs, so the child would hang on exit: shut down first. The priority
+            # must be above 10, or the pool's own queue finaliser runs first and the shutdown hangs.
+            multiprocessing.util.Finalize(None, shutdown_pool, exitpriority=100)
         else:
             candidate.shutdown(wait=False)
     return pool

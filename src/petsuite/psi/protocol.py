@@ -203,11 +203,16 @@ def _tags(session: bytes, elements: Sequence[bytes]) -> list[bytes]:
 
 
 def shuffle(items: list[Any], rng: RandomSource | None = None) -> list[Any]:
-    """A uniformly random permutation (Fisher–Yates with rejection-sampled indices)."""
+    """A uniformly random permutation: Fisher–Yates with 128-bit random indices reduced modulo
+    ``i + 1``, drawn in one call (the reduction's bias is below n/2^128; rejection sampling per
+    element made ~3 system calls per element and cost 0.13 s per 100k)."""
     out = list(items)
-    source = resolve(rng)
-    for i in range(len(out) - 1, 0, -1):
-        j = random_below(i + 1, source)
+    n = len(out)
+    if n < 2:
+        return out
+    pool = resolve(rng).random_bytes(16 * (n - 1))
+    for k, i in enumerate(range(n - 1, 0, -1)):
+        j = int.from_bytes(pool[16 * k : 16 * k + 16], "big") % (i + 1)
         out[i], out[j] = out[j], out[i]
     return out
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from petsuite.core import parallel
 from petsuite.core.errors import InvalidInput
 from petsuite.core.rng import DeterministicRandom
 from petsuite.primitives import group
@@ -436,7 +437,7 @@ def test_workers_one_runs_inline(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_pool(workers: int) -> None:
         raise AssertionError("pool must not be used")
 
-    monkeypatch.setattr(group, "_process_pool", no_pool)
+    monkeypatch.setattr(parallel, "process_pool", no_pool)
     s = Scalar.from_int(3)
     pts = _points(5)
     assert raw_batch_scalar_mult(pts, s, workers=1, parallel_threshold=1) == [
@@ -449,14 +450,14 @@ def test_pool_recovers_from_a_dead_worker(worker_pool: None) -> None:
     pts = _points(16)
     expected = [(Point.from_bytes(p) * s).to_bytes() for p in pts]
     assert raw_batch_scalar_mult(pts, s, workers=2, parallel_threshold=2) == expected
-    pool = group._POOLS[2]
+    pool = parallel._POOLS[2]
     victim = next(iter(pool._processes))
     os.kill(victim, signal.SIGKILL)  # a worker this test's pool started
     deadline = time.monotonic() + 10
     while not pool._broken and time.monotonic() < deadline:
         time.sleep(0.01)
     assert raw_batch_scalar_mult(pts, s, workers=2, parallel_threshold=2) == expected
-    assert group._POOLS[2] is not pool
+    assert parallel._POOLS[2] is not pool
 
 
 def test_shutdown_pool_then_reuse(worker_pool: None) -> None:
@@ -464,6 +465,6 @@ def test_shutdown_pool_then_reuse(worker_pool: None) -> None:
     pts = _points(8)
     first = raw_batch_scalar_mult(pts, s, workers=2, parallel_threshold=2)
     group.shutdown_pool()
-    assert group._POOLS == {}
+    assert parallel._POOLS == {}
     group.shutdown_pool()  # idempotent
     assert raw_batch_scalar_mult(pts, s, workers=2, parallel_threshold=2) == first

@@ -52,17 +52,13 @@ Threat model and what leaks
 
 from __future__ import annotations
 
-import atexit
 import functools
 import math
-import multiprocessing
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Final, Literal, TypeVar
 
+from petsuite.core import parallel
 from petsuite.core.errors import InvalidInput, UnsupportedParameter
 from petsuite.core.rng import RandomSource, random_below, resolve
 from petsuite.primitives.paillier import (
@@ -131,15 +127,7 @@ def _require_int(value: object, what: str) -> int:
 
 
 def _resolve_workers(workers: int | None) -> int:
-    if workers is None:
-        try:
-            return max(1, min(_MAX_WORKERS, len(os.sched_getaffinity(0))))
-        except AttributeError:  # pragma: no cover - not Linux
-            return max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
-    count = _require_int(workers, "workers")
-    if not 1 <= count <= _MAX_WORKERS:
-        raise InvalidInput(f"workers must lie in [1, {_MAX_WORKERS}]")
-    return count
+    return parallel.cpu_workers(workers, maximum=_MAX_WORKERS)
 
 
 def _resolve_backend(backend: Backend | None, default: Backend) -> Backend:
@@ -170,44 +158,9 @@ def _chunks(n: int, workers: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
-# --- the shared process pool ----------------------------------------------------------------------
-
-_POOLS: dict[int, ProcessPoolExecutor] = {}
-_POOL_PID: list[int] = [0]
-
-
-def _process_pool(workers: int) -> ProcessPoolExecutor:
-    """The pool with ``workers`` spawn-context processes, created on first use and then reused."""
-    if _POOL_PID[0] != os.getpid():
-        _POOLS.clear()  # first use, or inherited through fork: those workers are the parent's
-        _POOL_PID[0] = os.getpid()
-    pool = _POOLS.get(workers)
-    if pool is None:
-        candidate = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-        )
-        pool = _POOLS.setdefault(workers, candidate)
-        if pool is candidate:
-            atexit.unregister(shutdown_pool)
-            atexit.register(shutdown_pool)
-        else:
-            candidate.shutdown(wait=False)
-    return pool
-
-
-def _drop_pool(workers: int, pool: ProcessPoolExecutor) -> None:
-    if _POOLS.get(workers) is pool:
-        _POOLS.pop(workers, None)
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
 def shutdown_pool() -> None:
-    """Stop this module's worker processes (registered with :mod:`atexit`; safe to call any time)."""
-    owned = _POOL_PID[0] == os.getpid()
-    pools = list(_POOLS.values()) if owned else []
-    _POOLS.clear()
-    for pool in pools:
-        pool.shutdown(wait=True, cancel_futures=True)
+    """Stop the shared worker processes (also registered at exit; safe to call any time)."""
+    parallel.shutdown_pools()
 
 
 def _run_jobs(
@@ -215,29 +168,10 @@ def _run_jobs(
     backend: Backend,
     workers: int,
 ) -> list[_T]:
-    """Run ``fn(*args)`` for each job on ``backend``; results concatenated in job order."""
-
-    def submit_all(executor: Executor) -> list[_T]:
-        futures: list[Future[list[_T]]] = [executor.submit(fn, *args) for fn, args in jobs]
-        out: list[_T] = []
-        try:
-            for fut in futures:  # in order: the lowest failing chunk is the one reported
-                out.extend(fut.result())
-        finally:
-            for fut in futures:
-                fut.cancel()
-        return out
-
-    # A daemonic process (a multiprocessing worker, a server child) may not start processes.
-    if backend == "thread" or multiprocessing.current_process().daemon:
-        with ThreadPoolExecutor(max_workers=workers) as tpool:
-            return submit_all(tpool)
-    pool = _process_pool(workers)
-    try:
-        return submit_all(pool)
-    except BrokenProcessPool:
-        _drop_pool(workers, pool)  # a worker died (OOM, signal): retry once on a fresh pool
-    return submit_all(_process_pool(workers))
+    """Run ``fn(*args)`` for each job on ``backend`` (see :mod:`petsuite.core.parallel`)."""
+    calls = [functools.partial(fn, *args) for fn, args in jobs]
+    return parallel.run_jobs(calls, backend="thread" if backend == "thread" else "process",
+                             workers=workers)  # fmt: skip
 
 
 # --- encryption -----------------------------------------------------------------------------------

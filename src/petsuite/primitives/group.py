@@ -29,19 +29,16 @@ two encodings of one point; this module rejects such encodings itself (RFC 9496 
 
 from __future__ import annotations
 
-import atexit
+import functools
 import hmac
-import multiprocessing
-import multiprocessing.util
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Final, Literal, NoReturn, cast
+from typing import Final, NoReturn, cast
 
 import rbcl
 
+from petsuite.core import parallel
 from petsuite.core.errors import InvalidInput
+from petsuite.core.parallel import Backend
 from petsuite.core.rng import RandomSource, resolve
 from petsuite.primitives.hash_to_field import _Sha512Xmd64, expand_message_xmd
 
@@ -84,7 +81,6 @@ PARALLEL_THRESHOLD: Final = 1024
 
 #: How a large batch is parallelised: ``"process"`` (default; isolates the GIL) or ``"thread"``
 #: (libsodium calls release the GIL through ctypes, so threads also scale, with no start-up cost).
-Backend = Literal["process", "thread"]
 
 _IDENTITY: Final = bytes(POINT_BYTES)
 _ZERO_SCALAR: Final = bytes(SCALAR_BYTES)
@@ -518,62 +514,9 @@ def _run_chunk(
     raise InvalidInput(f"unknown batch operation {op}")
 
 
-_POOLS: dict[int, ProcessPoolExecutor] = {}
-_POOL_PID: list[int] = [0]
-
-
-def _process_pool(workers: int) -> ProcessPoolExecutor:
-    """The shared pool with ``workers`` processes, created on first use (spawn context).
-
-    Lock-free: ``dict.setdefault`` is atomic, and a pool that loses the race has started no
-    process yet (workers start on the first submit), so it is shut down for free.
-    """
-    if _POOL_PID[0] != os.getpid():
-        # First use, or inherited through fork (those workers belong to the parent): start afresh.
-        _POOLS.clear()
-        _POOL_PID[0] = os.getpid()
-    pool = _POOLS.get(workers)
-    if pool is None:
-        candidate = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-        )
-        pool = _POOLS.setdefault(workers, candidate)
-        if pool is candidate:
-            atexit.unregister(shutdown_pool)  # register once however many pools exist
-            atexit.register(shutdown_pool)
-            # In a non-daemonic multiprocessing child, multiprocessing joins the pool's workers
-            # before atexit runs, so the child would hang on exit: shut down first. The priority
-            # must be above 10, or the pool's own queue finaliser runs first and the shutdown hangs.
-            multiprocessing.util.Finalize(None, shutdown_pool, exitpriority=100)
-        else:
-            candidate.shutdown(wait=False)
-    return pool
-
-
-def _drop_pool(workers: int, pool: ProcessPoolExecutor) -> None:
-    if _POOLS.get(workers) is pool:
-        _POOLS.pop(workers, None)
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
 def shutdown_pool() -> None:
-    """Stop the shared worker processes (registered with :mod:`atexit`; safe to call any time)."""
-    owned = _POOL_PID[0] == os.getpid()
-    pools = list(_POOLS.values()) if owned else []
-    _POOLS.clear()
-    for pool in pools:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _resolve_workers(workers: int | None) -> int:
-    if workers is None:
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # pragma: no cover - not Linux
-            return max(1, os.cpu_count() or 1)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InvalidInput("workers must be a positive int")
-    return workers
+    """Stop the shared worker processes (also registered at exit; safe to call any time)."""
+    parallel.shutdown_pools()
 
 
 def _dispatch(
@@ -587,7 +530,7 @@ def _dispatch(
     parallel_threshold: int | None,
     backend: Backend,
 ) -> list[bytes]:
-    n_workers = _resolve_workers(workers)
+    n_workers = parallel.cpu_workers(workers)
     threshold = PARALLEL_THRESHOLD if parallel_threshold is None else parallel_threshold
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
         raise InvalidInput("parallel_threshold must be a positive int")
@@ -603,39 +546,20 @@ def _dispatch(
     shared = len(scalars) == 1
     bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
-    def submit_all(executor: Executor) -> list[bytes]:
-        futures: list[Future[list[bytes]]] = [
-            executor.submit(
-                _run_chunk,
-                op,
-                items[lo:hi],
-                dst,
-                scalars if shared else scalars[lo:hi],
-                offset=lo,
-                allow_identity=allow_identity,
-            )
-            for lo, hi in bounds
-        ]
-        out: list[bytes] = []
-        try:
-            for fut in futures:  # in order: the lowest bad index is the one reported
-                out.extend(fut.result())
-        finally:
-            for fut in futures:
-                fut.cancel()
-        return out
-
-    # A daemonic process (a multiprocessing worker, a server child) may not start processes of its
-    # own: threads give the same speed-up there, since libsodium runs without the GIL.
-    if backend == "thread" or multiprocessing.current_process().daemon:
-        with ThreadPoolExecutor(max_workers=n_workers) as tpool:
-            return submit_all(tpool)
-    pool = _process_pool(n_workers)
-    try:
-        return submit_all(pool)
-    except BrokenProcessPool:
-        _drop_pool(n_workers, pool)  # a worker died (OOM, signal): retry once on a fresh pool
-    return submit_all(_process_pool(n_workers))
+    jobs = [
+        functools.partial(
+            _run_chunk,
+            op,
+            items[lo:hi],
+            dst,
+            scalars if shared else scalars[lo:hi],
+            offset=lo,
+            allow_identity=allow_identity,
+        )
+        for lo, hi in bounds
+    ]
+    # Threads in daemonic processes (see core.parallel): libsodium runs without the GIL.
+    return parallel.run_jobs(jobs, backend=backend, workers=n_workers)
 
 
 def _encodings(encodings: Sequence[bytes]) -> list[bytes]:

@@ -147,7 +147,7 @@ def test_server_rejects_invalid_points() -> None:
     server, _, _ = _server_after_hello(1)
     good = Point.hash_to_group(b"x", b"dst").to_bytes()
     for bad in (b"\xff" * 32, Point.identity().to_bytes(), good[:31] + bytes([good[31] | 0x80])):
-        msg = {"type": "psi.blinded", "session": b"\x02" * 16, "chunk": 0, "elements": [bad]}
+        msg = {"type": "psi.blinded", "session": b"\x02" * 16, "chunk": 0, "elements": bad}
         with pytest.raises(ProtocolAbort) as exc:
             protocol.server_step(server, msg)
         assert exc.value.reason is AbortReason.MALFORMED
@@ -156,14 +156,17 @@ def test_server_rejects_invalid_points() -> None:
 def test_server_rejects_wrong_counts() -> None:
     server, _, _ = _server_after_hello(4)
     point = Point.hash_to_group(b"x", b"dst").to_bytes()
-    too_few = {"type": "psi.blinded", "session": b"\x02" * 16, "chunk": 0, "elements": [point] * 3}
+    too_few = {"type": "psi.blinded", "session": b"\x02" * 16, "chunk": 0, "elements": point * 3}
     with pytest.raises(ProtocolAbort) as exc:
         protocol.server_step(server, too_few)
     assert exc.value.reason is AbortReason.CHECK_FAILED
-    too_many = {**too_few, "elements": [point] * 5}
+    too_many = {**too_few, "elements": point * 5}
     with pytest.raises(ProtocolAbort):
         protocol.server_step(server, too_many)
-    wrong_session = {**too_few, "elements": [point] * 4, "session": b"\x03" * 16}
+    wrong_session = {**too_few, "elements": point * 4, "session": b"\x03" * 16}
+    with pytest.raises(ProtocolAbort) as exc:
+        protocol.server_step(server, {**too_few, "elements": point * 3 + b"\x01"})
+    assert exc.value.reason is AbortReason.MALFORMED  # not a whole number of elements
     with pytest.raises(ProtocolAbort):
         protocol.server_step(server, wrong_session)
 
@@ -174,16 +177,16 @@ def test_client_rejects_bad_server_answers() -> None:
     server, replies = protocol.server_step(server, blinded[0])
     evaluated, tags = replies[0], replies[1]
     with pytest.raises(ProtocolAbort):
-        protocol.client_step(client, {**evaluated, "elements": evaluated["elements"][:3]})
+        protocol.client_step(client, {**evaluated, "elements": evaluated["elements"][:96]})
     with pytest.raises(ProtocolAbort):
-        protocol.client_step(client, {**evaluated, "elements": [b"\xff" * 32] * 4})
+        protocol.client_step(client, {**evaluated, "elements": b"\xff" * 128})
     with pytest.raises(ProtocolAbort):
         protocol.client_step(client, tags)  # tags before evaluated
     client2, _ = protocol.client_step(client, evaluated)
     with pytest.raises(ProtocolAbort):
-        protocol.client_step(client2, {**tags, "tags": tags["tags"][:5]})  # fewer than announced
+        protocol.client_step(client2, {**tags, "tags": tags["tags"][: 5 * 32]})  # fewer than announced
     with pytest.raises(ProtocolAbort):
-        protocol.client_step(client2, {**tags, "tags": [tags["tags"][0]] * 20})  # duplicates
+        protocol.client_step(client2, {**tags, "tags": tags["tags"][:32] * 20})  # duplicates
 
 
 def test_config_mismatch_and_disallowed_mode() -> None:

@@ -130,6 +130,8 @@ def test_two_processes_cardinality_sum_intersection(
         ops = [e.operation for e in audit.entries()]
         assert audit.verify().ok
     assert ops.count("psi.serve") == 3 and ops.count("psi.query") == 3
+    raw = b"".join(p.read_bytes() for p in home.glob("audit.db*"))
+    assert b"P00150" not in raw and b"p00150" not in raw  # identifiers never reach the audit log
 
 
 def test_unknown_party_and_threshold(

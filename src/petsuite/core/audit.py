@@ -27,7 +27,7 @@ from typing import Any
 
 from petsuite.core.encoding import canonical_json, encode_parts
 from petsuite.core.errors import IntegrityError, InvalidInput
-from petsuite.core.store import open_database, transaction
+from petsuite.core.store import ensure_schema, open_database, transaction
 
 __all__ = [
     "MAX_PARAMETERS_BYTES",
@@ -134,25 +134,10 @@ class AuditLog:
         self._init_schema()
 
     def _init_schema(self) -> None:
-        try:
-            with transaction(self._conn) as conn:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                row = conn.execute(
-                    "SELECT value FROM audit_meta WHERE key = 'schema_version'"
-                ).fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO audit_meta (key, value) VALUES ('schema_version', ?)",
-                        (_SCHEMA_VERSION,),
-                    )
-                elif row[0] != _SCHEMA_VERSION:
-                    raise IntegrityError(
-                        f"{self.path}: audit schema version {row[0]!r} is not supported"
-                    )
-        except sqlite3.DatabaseError as exc:
-            raise IntegrityError(f"{self.path} is not a petsuite audit log: {exc}") from exc
+        ensure_schema(
+            self._conn, _SCHEMA, meta_table="audit_meta", version=_SCHEMA_VERSION,
+            what=f"audit log ({self.path})",
+        )  # fmt: skip
 
     def close(self) -> None:
         self._conn.close()

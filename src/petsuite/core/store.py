@@ -18,7 +18,7 @@ from pathlib import Path
 
 from petsuite.core.errors import IntegrityError, InvalidInput
 
-__all__ = ["atomic_write_bytes", "open_database", "transaction"]
+__all__ = ["atomic_write_bytes", "ensure_schema", "open_database", "transaction"]
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -95,3 +95,33 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int = 0o600) -> N
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def ensure_schema(
+    conn: sqlite3.Connection, schema: str, *, meta_table: str, version: str, what: str
+) -> None:
+    """Create ``schema``'s tables if missing and check the stored schema version, atomically.
+
+    ``schema`` is a ``;``-separated script whose ``meta_table`` has ``key`` and ``value`` columns.
+    A file that is not such a database, or has another version, raises :class:`IntegrityError`
+    naming ``what`` (e.g. "audit log"); nothing is reset.
+    """
+    if not meta_table.isidentifier():
+        raise InvalidInput("meta_table must be an identifier")
+    try:
+        with transaction(conn):
+            for statement in schema.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute(
+                f"SELECT value FROM {meta_table} WHERE key = 'schema_version'"  # noqa: S608
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    f"INSERT INTO {meta_table} (key, value) VALUES ('schema_version', ?)",  # noqa: S608
+                    (version,),
+                )
+            elif row[0] != version:
+                raise IntegrityError(f"{what} schema version {row[0]!r} is not supported")
+    except sqlite3.DatabaseError as exc:
+        raise IntegrityError(f"not a petsuite {what}: {exc}") from exc

@@ -74,7 +74,7 @@ from petsuite.core.errors import (
     VerificationFailed,
 )
 from petsuite.core.rng import RandomSource, resolve
-from petsuite.core.store import atomic_write_bytes, open_database, transaction
+from petsuite.core.store import atomic_write_bytes, ensure_schema, open_database, transaction
 from petsuite.he.packing import decrypt_vector, encrypt_vector
 from petsuite.primitives.paillier import (
     DEFAULT_KEY_BITS,
@@ -528,23 +528,10 @@ class KeyStore:
         self._init_schema()
 
     def _init_schema(self) -> None:
-        try:
-            with transaction(self._conn) as conn:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                row = conn.execute(
-                    "SELECT value FROM keystore_meta WHERE key = 'schema_version'"
-                ).fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO keystore_meta (key, value) VALUES ('schema_version', ?)",
-                        (_SCHEMA_VERSION,),
-                    )
-                elif row[0] != _SCHEMA_VERSION:
-                    raise IntegrityError(f"key index schema version {row[0]!r} is not supported")
-        except sqlite3.DatabaseError as exc:
-            raise IntegrityError(f"{self.index_path} is not a petsuite key index: {exc}") from exc
+        ensure_schema(
+            self._conn, _SCHEMA, meta_table="keystore_meta", version=_SCHEMA_VERSION,
+            what=f"key index ({self.index_path})",
+        )  # fmt: skip
 
     def close(self) -> None:
         """Close the index (the audit log is the caller's to close)."""

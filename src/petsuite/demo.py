@@ -14,7 +14,7 @@ import multiprocessing
 import queue
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from petsuite.dp.query import Bounds, Contribution
 from petsuite.he.api import LinearModel, compute_server, outsource
 from petsuite.he.keys import KeyStore
 from petsuite.net import pki
-from petsuite.net.transport import Channel, Limits, connect, serve
+from petsuite.net.transport import Channel, Limits, connect, serve, serve_sessions
 from petsuite.oprf.api import OprfKey, pseudonymise, serve_pseudonyms
 from petsuite.oprf.protocol import REQUEST
 from petsuite.psi import PsiDataset, PsiMode, PsiPolicy, PsiResult, RateLimit, RateLimiter
@@ -121,6 +121,20 @@ def _identifiers(start: int, count: int) -> list[bytes]:
     return [f"demo-patient-{i:07d}".encode() for i in range(start, start + count)]
 
 
+async def _serve_org_b(
+    identity: pki.TLSIdentity,
+    handler: Callable[[Channel], Awaitable[None]],
+    sessions: int,
+    ports: Any,
+) -> None:
+    """Organisation B's listener for one demo step: only org-a may connect; the port goes back to
+    the parent through ``ports``."""
+    await serve_sessions(
+        _HOST, 0, handler, sessions=sessions, identity=identity, limits=_LIMITS,
+        allowed_peers={"org-a"}, ready=ports.put, timeout_s=300,
+    )  # fmt: skip
+
+
 def _org_b_main(pki_dir: str, audit_path: str, sessions: int, ports: Any) -> None:
     """Organisation B's process: serve ``sessions`` pseudonymisation sessions, then exit.
 
@@ -131,27 +145,17 @@ def _org_b_main(pki_dir: str, audit_path: str, sessions: int, ports: Any) -> Non
     async def main() -> None:
         identity = pki.load_identity(Path(pki_dir), "org-b")
         key = OprfKey.generate()
-        done = asyncio.Event()
-        served = 0
         seen: list[set[bytes]] = []
         with AuditLog(audit_path) as audit:
 
             async def handler(channel: Channel) -> None:
-                nonlocal served
                 recorder = _RecordingChannel(channel)
                 try:
                     await serve_pseudonyms(recorder, key, audit=audit, actor="org-b")
                 finally:
                     seen.append(recorder.elements)
-                    served += 1
-                    if served >= sessions:
-                        done.set()
 
-            async with await serve(
-                _HOST, 0, handler, identity=identity, limits=_LIMITS, allowed_peers={"org-a"}
-            ) as server:
-                ports.put(server.port)
-                await asyncio.wait_for(done.wait(), timeout=300)
+            await _serve_org_b(identity, handler, sessions, ports)
         common = len(set.intersection(*seen)) if seen else 0
         ports.put({"elements_seen": sum(len(s) for s in seen), "common": common})
 
@@ -181,31 +185,19 @@ def _org_b_psi_main(pki_dir: str, b_dir: str, sessions: int, ports: Any) -> None
         policy = PsiPolicy(
             min_intersection=10, value_bound=1000.0, rate_limit=RateLimit.parse("5/day")
         )
-        done = asyncio.Event()
-        served = 0
         with (
             AuditLog(Path(b_dir) / "audit.db") as audit,
             RateLimiter(Path(b_dir) / "psi-rate-limits.db") as limiter,
         ):
 
             async def handler(channel: Channel) -> None:
-                nonlocal served
-                try:
+                # refusals are audited by serve_psi and reported to the client
+                with contextlib.suppress(PetsError):
                     await serve_psi(
                         channel, dataset, policy, audit=audit, rate_limiter=limiter, actor="org-b"
                     )
-                except PetsError:
-                    pass  # refusals are audited by serve_psi and reported to the client
-                finally:
-                    served += 1
-                    if served >= sessions:
-                        done.set()
 
-            async with await serve(
-                _HOST, 0, handler, identity=identity, limits=_LIMITS, allowed_peers={"org-a"}
-            ) as server:
-                ports.put(server.port)
-                await asyncio.wait_for(done.wait(), timeout=300)
+            await _serve_org_b(identity, handler, sessions, ports)
 
     asyncio.run(main())
 
@@ -465,24 +457,12 @@ def _org_b_he_main(pki_dir: str, b_dir: str, jobs: int, ports: Any) -> None:
     async def main() -> None:
         identity = pki.load_identity(Path(pki_dir), "org-b")
         model = LinearModel(weights=(0.03, 0.01), bias=-2.0, features=("age", "minutes"))
-        done = asyncio.Event()
-        served = 0
         with AuditLog(Path(b_dir) / "audit.db") as audit:
 
             async def handler(channel: Channel) -> None:
-                nonlocal served
-                try:
-                    await compute_server(channel, model=model, audit=audit, actor="org-b")
-                finally:
-                    served += 1
-                    if served >= jobs:
-                        done.set()
+                await compute_server(channel, model=model, audit=audit, actor="org-b")
 
-            async with await serve(
-                _HOST, 0, handler, identity=identity, limits=_LIMITS, allowed_peers={"org-a"}
-            ) as server:
-                ports.put(server.port)
-                await asyncio.wait_for(done.wait(), timeout=300)
+            await _serve_org_b(identity, handler, jobs, ports)
 
     asyncio.run(main())
 

@@ -25,7 +25,7 @@ from petsuite.he.keys import (
     write_encrypted_column,
 )
 from petsuite.net import pki
-from petsuite.net.transport import Limits, TLSChannel, connect, serve
+from petsuite.net.transport import Limits, TLSChannel, connect, serve_sessions
 from petsuite.primitives.paillier import PaillierPrivateKey
 
 if TYPE_CHECKING:
@@ -247,12 +247,9 @@ def he_serve(
     identity = pki.load_identity(pki_dir, name)
 
     async def main() -> None:
-        done = asyncio.Event()
-        count = 0
         with _audit(audit_log) as audit:
 
             async def handler(channel: TLSChannel) -> None:
-                nonlocal count
                 try:
                     job = await compute_server(channel, model=linear, audit=audit, actor=name)
                     console.print(
@@ -261,17 +258,12 @@ def he_serve(
                     )
                 except PetsError as exc:
                     console.print(f"[yellow]job from {channel.peer} ended: {exc}")
-                finally:
-                    count += 1
-                    if jobs and count >= jobs:
-                        done.set()
 
-            async with await serve(
-                host, int(port), handler, identity=identity, limits=_LIMITS,
+            await serve_sessions(
+                host, int(port), handler, sessions=jobs, identity=identity, limits=_LIMITS,
                 allowed_peers=set(allow),
-            ) as server:  # fmt: skip
-                console.print(f"HE compute server {name!r} on {host}:{server.port}")
-                await done.wait()
+                ready=lambda bound: console.print(f"HE compute server {name!r} on {host}:{bound}"),
+            )  # fmt: skip
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

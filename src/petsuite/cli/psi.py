@@ -20,7 +20,7 @@ from petsuite.core.store import atomic_write_bytes
 from petsuite.core.tables import read_table, write_table
 from petsuite.dp.ledger import PrivacyLedger
 from petsuite.net import pki
-from petsuite.net.transport import Channel, Limits, TLSChannel, connect, serve
+from petsuite.net.transport import Channel, Limits, TLSChannel, connect, serve, serve_sessions
 from petsuite.psi.api import (
     PsiDataset,
     delegate_psi,
@@ -188,8 +188,6 @@ def psi_serve(
     out = console
 
     async def main() -> None:
-        done = asyncio.Event()
-        count = 0
         with (
             _audit(audit_log) as audit,
             RateLimiter(home() / "psi-rate-limits.db") as limiter,
@@ -197,7 +195,6 @@ def psi_serve(
         ):
 
             async def handler(channel: TLSChannel) -> None:
-                nonlocal count
                 try:
                     summary = await serve_psi(
                         channel, dataset, policy, audit=audit, rate_limiter=limiter,
@@ -209,26 +206,18 @@ def psi_serve(
                     )
                 except PetsError as exc:
                     out.print(f"[yellow]session with {channel.peer} ended: {exc}")
-                finally:
-                    count += 1
-                    if sessions and count >= sessions:
-                        done.set()
 
-            async with await serve(
-                host,
-                port,
-                handler,
-                identity=identity,
-                limits=_LIMITS,
-                allowed_peers=set(allow),
-                insecure_localhost=insecure_localhost,
-                local_name=name,
-            ) as server:
+            def ready(bound: int) -> None:
                 out.print(
-                    f"serving PSI on {host}:{server.port} as {name!r} to {', '.join(allow)}; "
+                    f"serving PSI on {host}:{bound} as {name!r} to {', '.join(allow)}; "
                     f"policy {json.dumps(policy.to_dict())}"
                 )
-                await done.wait()
+
+            await serve_sessions(
+                host, port, handler, sessions=sessions, identity=identity, limits=_LIMITS,
+                allowed_peers=set(allow), insecure_localhost=insecure_localhost,
+                local_name=name, ready=ready,
+            )  # fmt: skip
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

@@ -51,6 +51,7 @@ __all__ = [
     "connect",
     "memory_pair",
     "serve",
+    "serve_sessions",
 ]
 
 logger = logging.getLogger("petsuite.net")
@@ -908,3 +909,56 @@ async def serve(
     server = Server(handler, name=name, context=context, limits=limits, allowed_peers=allowed)
     await server._start(host, port)
     return server
+
+
+async def serve_sessions(
+    host: str,
+    port: int,
+    handler: Callable[[TLSChannel], Awaitable[None]],
+    *,
+    sessions: int,
+    identity: TLSIdentity | None,
+    limits: Limits | None = None,
+    allowed_peers: Collection[str] | None = None,
+    insecure_localhost: bool = False,
+    local_name: str | None = None,
+    ready: Callable[[int], None] | None = None,
+    timeout_s: float | None = None,
+) -> None:
+    """:func:`serve` until ``sessions`` sessions have ended (0: until cancelled).
+
+    A session ends when ``handler`` returns or raises (a raised error is logged by :func:`serve`).
+    ``ready(port)`` is called once the server listens; ``timeout_s`` bounds the whole wait.
+    """
+    if sessions < 0:
+        raise InvalidInput("sessions must be non-negative")
+    done = asyncio.Event()
+    ended = 0
+
+    async def counted(channel: TLSChannel) -> None:
+        nonlocal ended
+        try:
+            await handler(channel)
+        finally:
+            ended += 1
+            if sessions and ended >= sessions:
+                done.set()
+
+    async with await serve(
+        host,
+        port,
+        counted,
+        identity=identity,
+        limits=limits,
+        allowed_peers=allowed_peers,
+        insecure_localhost=insecure_localhost,
+        local_name=local_name,
+    ) as server:
+        if ready is not None:
+            ready(server.port)
+        try:
+            await asyncio.wait_for(done.wait(), timeout=timeout_s)
+        except TimeoutError as exc:
+            raise ProtocolAbort(
+                AbortReason.TIMEOUT, f"{ended} of {sessions} sessions ended in time"
+            ) from exc

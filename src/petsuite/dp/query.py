@@ -409,7 +409,6 @@ def compute_exact(
     contribution: Contribution,
     scale_bits: Mapping[str, int],
     salt: bytes,
-    quantile_grid: Mapping[str, tuple[float, float]] | None = None,
     need_units: bool = True,
 ) -> ExactAggregates:
     """Bounded exact aggregates (fixed-point integers) per group.
@@ -417,7 +416,6 @@ def compute_exact(
     ``unit`` is the privacy-unit column (``None``: each row is a person). NULLs in the unit, the group
     columns or an aggregated column, and non-finite numbers, are errors: filter them in WHERE.
     """
-    del quantile_grid
     squared = {a.column for a in query.aggregates if a.kind == "variance"}
     needed = sorted(query.columns | ({unit} if unit else set()))
     source.require(needed)

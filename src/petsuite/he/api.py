@@ -239,7 +239,7 @@ def _paillier_job(
         key_id=pk.fingerprint(),
         count=count,
         columns=len(columns),
-        context_parts=len(protocol._split(pk.to_bytes())),
+        context_parts=len(protocol.split_parts(pk.to_bytes())),
         parts_per_column=len(parts_per_column[0]),
         frac_bits=PAILLIER_FRAC_BITS,
     )
@@ -253,7 +253,7 @@ def _ckks_job(
     parts = []
     for col in columns:
         blob = keyring.encrypt(col).to_bytes()
-        parts.append(protocol._split(blob))
+        parts.append(protocol.split_parts(blob))
     per_column = {len(p) for p in parts}
     if len(per_column) != 1:
         raise InvalidInput("all columns must have the same length")
@@ -263,7 +263,7 @@ def _ckks_job(
         key_id=keyring.key_id,
         count=len(columns[0]),
         columns=len(columns),
-        context_parts=len(protocol._split(context)),
+        context_parts=len(protocol.split_parts(context)),
         parts_per_column=per_column.pop(),
     )
     return job, context, parts

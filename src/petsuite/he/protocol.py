@@ -50,6 +50,7 @@ __all__ = [
     "owner_step",
     "server_start",
     "server_step",
+    "split_parts",
 ]
 
 SCHEMES = ("ckks", "paillier")
@@ -145,7 +146,8 @@ class Job:
 Compute = Callable[[Job, bytes, list[list[bytes]]], list[bytes]]
 
 
-def _split(data: bytes) -> list[bytes]:
+def split_parts(data: bytes) -> list[bytes]:
+    """``data`` cut into message-sized parts (at least one)."""
     return [data[i : i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
 
 
@@ -296,7 +298,7 @@ def owner_start(
     ciphertexts (one list per column, ``job.parts_per_column`` each)."""
     if len(columns) != job.columns or any(len(c) != job.parts_per_column for c in columns):
         raise InvalidInput("the columns do not match the job's declared shape")
-    if len(_split(context)) != job.context_parts:
+    if len(split_parts(context)) != job.context_parts:
         raise InvalidInput("the context does not match the job's declared part count")
     state = OwnerState(OwnerStage.AWAIT_ACCEPT, job, context, tuple(tuple(c) for c in columns))
     return state, [job.message()]
@@ -311,7 +313,7 @@ def owner_step(
         out: list[dict[str, Any]] = [
             {"type": PART.name, "session": session, "kind": "context", "column": 0, "index": i,
              "payload": part}
-            for i, part in enumerate(_split(state.context))
+            for i, part in enumerate(split_parts(state.context))
         ]  # fmt: skip
         for c, column in enumerate(state.columns):
             out += [

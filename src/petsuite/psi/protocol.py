@@ -309,9 +309,6 @@ class PsiServerState:
     released: bool | None = None
     claimed_count: int | None = None
 
-    @property
-    def peer_set_size(self) -> int:
-        return self.client_set_size
 
 
 def server_start(offer: ServerOffer, key: Scalar) -> PsiServerState:

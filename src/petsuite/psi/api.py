@@ -467,11 +467,6 @@ def matched_rows(dataset: PsiDataset, result: PsiResult) -> list[int]:
 # --------------------------------------------------------------------------- delegated mode
 
 
-def _chunk_count(size: int, has_values: bool) -> int:
-    step = protocol.CIPHERTEXT_CHUNK if has_values else protocol.ELEMENT_CHUNK
-    return max(1, -(-size // step))
-
-
 async def delegate_psi(
     channels: Mapping[str, Channel],
     config: DelegateConfig,
@@ -525,7 +520,8 @@ async def delegate_psi(
         async def tags_of(name: str) -> list[dict[str, Any]]:
             hello = state.owners[name].hello
             with_values = bool(hello["has_values"]) and hello["mode"] == PsiMode.SUM.value
-            n = _chunk_count(hello["set_size"], with_values)
+            step = protocol.CIPHERTEXT_CHUNK if with_values else protocol.ELEMENT_CHUNK
+            n = protocol.chunk_count(hello["set_size"], step)
             return [await channels[name].recv(delegated.D_TAGS) for _ in range(n)]
 
         chunks = await asyncio.gather(*(tags_of(name) for name in config.owners))

@@ -46,6 +46,7 @@ from petsuite.psi.protocol import (
     MAX_SET_SIZE,
     SESSION_BYTES,
     PsiMode,
+    chunk_count,
     int_to_bytes,
     noise_margin,
     shuffle,
@@ -433,7 +434,7 @@ def _tags(
         raise ProtocolAbort(AbortReason.CHECK_FAILED, "more tags than announced", peer=party)
     step = CIPHERTEXT_CHUNK if has_values else ELEMENT_CHUNK
     nxt = view.next_chunk + 1
-    complete = nxt >= -(-size // step)
+    complete = nxt >= chunk_count(size, step)
     if complete and len(tags) != size:
         raise ProtocolAbort(AbortReason.CHECK_FAILED, "fewer tags than announced", peer=party)
     owners = {

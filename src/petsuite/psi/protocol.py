@@ -90,6 +90,7 @@ __all__ = [
     "PsiServerState",
     "ServerOffer",
     "ServerStage",
+    "chunk_count",
     "client_start",
     "client_step",
     "noise_margin",
@@ -224,7 +225,8 @@ def shuffle(items: list[Any], rng: RandomSource | None = None) -> list[Any]:
     return out
 
 
-def _chunks(n: int, size: int) -> int:
+def chunk_count(n: int, size: int) -> int:
+    """Messages needed to carry ``n`` items ``size`` at a time (at least one)."""
     return max(1, -(-n // size))
 
 
@@ -400,7 +402,7 @@ def _server_blinded(
     if len(received) > state.client_set_size:
         raise _abort(AbortReason.CHECK_FAILED, "client sent more elements than it announced")
     state = replace(state, received=received, next_chunk=state.next_chunk + 1)
-    expected_chunks = _chunks(state.client_set_size, ELEMENT_CHUNK)
+    expected_chunks = chunk_count(state.client_set_size, ELEMENT_CHUNK)
     if state.next_chunk < expected_chunks:
         return state, []
     if len(received) != state.client_set_size:
@@ -637,7 +639,7 @@ def _client_evaluated(
     if len(evaluated) > len(state.keys):
         raise _abort(AbortReason.CHECK_FAILED, "server returned more elements than were sent")
     nxt = state.next_chunk + 1
-    if nxt < _chunks(len(state.keys), ELEMENT_CHUNK):
+    if nxt < chunk_count(len(state.keys), ELEMENT_CHUNK):
         return replace(state, evaluated=evaluated, next_chunk=nxt), []
     if len(evaluated) != len(state.keys):
         raise _abort(AbortReason.CHECK_FAILED, "server returned fewer elements than were sent")
@@ -676,7 +678,7 @@ def _client_tags(
         raise _abort(AbortReason.CHECK_FAILED, "server sent more tags than it announced")
     step = CIPHERTEXT_CHUNK if want_values else ELEMENT_CHUNK
     nxt = state.next_chunk + 1
-    if nxt < _chunks(state.server_set_size, step):
+    if nxt < chunk_count(state.server_set_size, step):
         return replace(state, server_tags=tags, ciphertexts=cts, next_chunk=nxt), []
     if len(tags) != state.server_set_size:
         raise _abort(AbortReason.CHECK_FAILED, "server sent fewer tags than it announced")

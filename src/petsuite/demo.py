@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,6 +43,17 @@ from petsuite.oprf.protocol import REQUEST
 from petsuite.psi import PsiDataset, PsiMode, PsiPolicy, PsiResult, RateLimit, RateLimiter
 from petsuite.psi.api import query_psi, serve_psi
 from petsuite.psi.matching import KeySpec
+from petsuite.zkp.api import answer_presentation, check_presentation, request_presentation
+from petsuite.zkp.credentials import (
+    IssuerKey,
+    IssuerPublicKey,
+    TrustedIssuer,
+    TrustStore,
+    Wallet,
+    issue_book,
+)
+from petsuite.zkp.presentation import present
+from petsuite.zkp.verifier_store import NonceStore
 
 __all__ = ["DemoReporter", "DemoResult", "run_demo"]
 
@@ -83,6 +95,9 @@ class DemoResult:
     dp_spent: float = 0.0
     he_mean_error: float = 1.0
     he_score_error: float = 1.0
+    zkp_accepted: str = ""
+    zkp_minor_refused: bool = False
+    zkp_replay_refused: bool = False
     tamper_detected_at: int | None = None
 
 
@@ -320,7 +335,11 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
         result=result,
     )  # fmt: skip
 
-    reporter.step("6. A party with a certificate from another CA is refused")
+    reporter.step("6. Zero-knowledge proof: over 18, without the date of birth")
+    _run_zkp_step(pki_dir, b_dir=b_dir, a_dir=a_dir, identity_a=identity_a, reporter=reporter,
+                  result=result)  # fmt: skip
+
+    reporter.step("7. A party with a certificate from another CA is refused")
     rogue_dir = workdir / "rogue-pki"
     pki.init_ca(rogue_dir, name="someone else's CA")
     rogue = pki.issue(rogue_dir, "org-a")
@@ -330,7 +349,7 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
         + ("yes, typed ProtocolAbort(handshake-failed)" if result.foreign_ca_rejected else "NO")
     )
 
-    reporter.step("7. Tamper-evident audit trail on both sides")
+    reporter.step("8. Tamper-evident audit trail on both sides")
     chains_ok = []
     for name, path in (("org-a", a_dir / "audit.db"), ("org-b", b_dir / "audit.db")):
         with AuditLog(path) as log:
@@ -521,6 +540,109 @@ def _run_he_step(
     reporter.info(
         f"CKKS: org-b scored 2,000 encrypted patients with its own linear model; largest error "
         f"after decryption {result.he_score_error:.1e}"
+    )
+
+
+def _zkp_trust(registry: bytes, today: date) -> TrustStore:
+    public = IssuerPublicKey(registry)
+    start, end = today.replace(year=today.year - 1), today.replace(year=today.year + 1)
+    return TrustStore([TrustedIssuer("registry", public, start, end)])
+
+
+def _org_b_zkp_main(pki_dir: str, b_dir: str, registry: bytes, today: str, ports: Any) -> None:
+    """Organisation B as a verifier (a shop): asks "18 or over today?" and checks the answer."""
+
+    async def main() -> None:
+        identity = pki.load_identity(Path(pki_dir), "org-b")
+        day = date.fromisoformat(today)
+        trust = _zkp_trust(registry, day)
+        with (
+            AuditLog(Path(b_dir) / "audit.db") as audit,
+            NonceStore(Path(b_dir) / "nonces.db") as store,
+        ):
+
+            async def handler(channel: Channel) -> None:
+                with contextlib.suppress(PetsError):
+                    claim = await request_presentation(
+                        channel, store=store, trust=trust, verifier="org-b", statement="age",
+                        threshold=18, on=day, audit=audit, actor="org-b",
+                    )  # fmt: skip
+                    ports.put(claim.describe())
+                    return
+                ports.put("")
+
+            await _serve_org_b(identity, handler, 2, ports)
+
+    asyncio.run(main())
+
+
+def _run_zkp_step(
+    pki_dir: Path,
+    *,
+    b_dir: Path,
+    a_dir: Path,
+    identity_a: pki.TLSIdentity,
+    reporter: DemoReporter,
+    result: DemoResult,
+) -> None:
+    today = datetime.now(UTC).date()
+    registry = IssuerKey.generate()
+    adult_dob = today.replace(year=today.year - 30, day=1)
+    minor_dob = today.replace(year=today.year - 16, day=1)
+    expires = today + timedelta(days=30)
+    adult = issue_book(registry, "age", adult_dob, issued=today, expires=expires, count=3)
+    minor = issue_book(registry, "age", minor_dob, issued=today, expires=expires, count=1)
+    reporter.info(
+        "a registry checked two dates of birth and signed (Ed25519) books of Pedersen commitments "
+        "to them: one credential per presentation, so presentations cannot be linked"
+    )
+
+    async def holder(port: int, wallet: Wallet, audit: AuditLog) -> str:
+        channel = await connect(_HOST, port, identity=identity_a, peer_name="org-b", limits=_LIMITS)
+        async with channel:
+            return await answer_presentation(
+                channel, statement="age", threshold=18, wallet=wallet, today=today, audit=audit,
+                actor="org-a",
+            )  # fmt: skip
+
+    registry_key = registry.public_key.raw
+    with (
+        AuditLog(a_dir / "audit.db") as audit,
+        Wallet(a_dir / "wallet-adult.db") as adult_wallet,
+        Wallet(a_dir / "wallet-minor.db") as minor_wallet,
+        _party_process(
+            _org_b_zkp_main, str(pki_dir), str(b_dir), registry_key, today.isoformat()
+        ) as (port, verdicts),
+    ):
+        adult_wallet.add_book(adult)
+        minor_wallet.add_book(minor)
+        asyncio.run(holder(port, adult_wallet, audit))
+        result.zkp_accepted = str(verdicts.get(timeout=30))
+        reporter.info(f"org-b accepted over mutual TLS: {result.zkp_accepted}")
+        try:
+            asyncio.run(holder(port, minor_wallet, audit))
+        except PetsError as exc:
+            result.zkp_minor_refused = True
+            reporter.info(
+                f"a 16-year-old's wallet cannot make the proof ({type(exc).__name__}); "
+                "org-b learns only that no proof came"
+            )
+        verdicts.get(timeout=30)
+
+    # A presentation copied from one session and replayed later is refused.
+    trust = _zkp_trust(registry_key, today)
+    with NonceStore(b_dir / "nonces-file.db") as store:
+        now = datetime.now(UTC)
+        challenge = store.issue(verifier="org-b", statement="age", threshold=18, on=today, now=now)
+        text = present(challenge, entry=adult.entries[2]).to_json()
+        check_presentation(text, store=store, trust=trust, now=now)
+        try:
+            check_presentation(text, store=store, trust=trust, now=now)
+        except PetsError:
+            result.zkp_replay_refused = True
+    reporter.info(
+        f"the presentation ({len(text):,} bytes, a 672-byte Bulletproof inside) holds no date of "
+        "birth; replaying it is refused: " + ("yes" if result.zkp_replay_refused else "NO")
     )
 
 

@@ -25,6 +25,7 @@ from petsuite.cli._shared import console, err_console, home
 from petsuite.cli.dp import dp_app
 from petsuite.cli.he import he_app
 from petsuite.cli.psi import psi_app
+from petsuite.cli.zkp import zkp_app
 from petsuite.core.audit import AuditLog
 from petsuite.core.errors import IntegrityError, InvalidInput, PetsError, catalogue_entry
 from petsuite.net import pki
@@ -45,6 +46,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(psi_app, name="psi")
 app.add_typer(dp_app, name="dp")
 app.add_typer(he_app, name="he")
+app.add_typer(zkp_app, name="zkp")
 
 
 
@@ -134,6 +136,9 @@ def demo(
         and 0.59 < result.dp_spent <= 0.6,
         "HE results match plaintext": result.he_mean_error < 1e-3
         and result.he_score_error < 1e-2,
+        "ZKP: adult accepted, minor and replay refused": result.zkp_accepted.startswith("age >= 18")
+        and result.zkp_minor_refused
+        and result.zkp_replay_refused,
         "foreign CA refused": result.foreign_ca_rejected,
         "audit chains intact": result.audit_chains_ok,
         "tampering detected": result.tamper_detected_at == 1,

@@ -18,6 +18,10 @@ Threat model and what leaks
   :data:`PARALLEL_THRESHOLD` elements they spread the work over a process pool; the scalar travels
   to the workers as bytes over a local pipe (same host, same user).
 
+:func:`multiscalar_mul` computes ``sum s_i * P_i`` (the verification equation of a proof system) as
+libsodium products and sums; from :data:`MSM_PARALLEL_THRESHOLD` terms on, this process computes
+one chunk while the pool computes the others, and the partial sums are added.
+
 The process pool is the one piece of global state: it is created lazily on the first large batch,
 reused (its start-up costs ~0.15 s, measured in ``benchmarks/bench_group.py``), and shut down at
 interpreter exit or by :func:`shutdown_pool`. It uses the ``spawn`` context, so a script that calls
@@ -31,7 +35,10 @@ from __future__ import annotations
 
 import functools
 import hmac
+import multiprocessing
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Final, NoReturn, cast
 
 import rbcl
@@ -45,6 +52,7 @@ from petsuite.primitives.hash_to_field import _Sha512Xmd64, expand_message_xmd
 __all__ = [
     "GROUP_ORDER",
     "HASH_TO_GROUP_SUITE",
+    "MSM_PARALLEL_THRESHOLD",
     "PARALLEL_THRESHOLD",
     "POINT_BYTES",
     "SCALAR_BYTES",
@@ -54,6 +62,7 @@ __all__ = [
     "Scalar",
     "batch_invert",
     "expand_message_xmd",
+    "multiscalar_mul",
     "raw_batch_hash_and_mult",
     "raw_batch_hash_and_mult_each",
     "raw_batch_hash_to_group",
@@ -741,3 +750,112 @@ def raw_batch_hash_and_mult_each(
         parallel_threshold=parallel_threshold,
         backend=backend,
     )
+
+
+# --- multi-scalar multiplication ----------------------------------------------------------------
+
+#: Multi-scalar multiplications with at least this many terms are split between this process and
+#: the worker pool; smaller ones run inline. Measured on 2 idle cores with a warm pool, median of 15
+#: (inline vs split): 8 terms 0.50 vs 0.64 ms, 16: 1.00 vs 0.97, 24: 1.52 vs 1.21, 32: 2.05 vs
+#: 1.62, 64: 4.0 vs 3.1, 148: 9.4 vs 6.4, 300: 19.0 vs 11.0 ms. The crossover is ~16 terms; 20
+#: leaves a margin for the pipe round trip on a loaded machine.
+MSM_PARALLEL_THRESHOLD: Final = 20
+
+
+def _msm_chunk(scalars: Sequence[bytes], points: Sequence[bytes]) -> list[bytes]:
+    """``[sum s_i * P_i]`` for reduced scalars and valid encodings (a one-element list for
+    :func:`~petsuite.core.parallel.run_jobs`). Module-level so that workers can unpickle it."""
+    mult = rbcl.crypto_scalarmult_ristretto255
+    add = rbcl.crypto_core_ristretto255_add
+    acc: bytes | None = None
+    for s, p in zip(scalars, points, strict=True):
+        try:
+            term = cast(bytes, mult(s, p))
+        except RuntimeError:  # zero scalar, identity point or identity product: adds nothing
+            continue
+        acc = term if acc is None else cast(bytes, add(acc, term))
+    return [_IDENTITY if acc is None else acc]
+
+
+def multiscalar_mul(
+    scalars: Sequence[Scalar],
+    points: Sequence[Point],
+    *,
+    workers: int | None = None,
+    parallel_threshold: int | None = None,
+    backend: Backend = "process",
+) -> Point:
+    """``sum(s_i * P_i)``: one multi-scalar multiplication (the identity for empty input).
+
+    Computed as libsodium products and sums (each product is constant time; timing reveals which
+    terms are zero or the identity, as for :meth:`Point.__mul__`). With at least
+    ``parallel_threshold`` terms (default :data:`MSM_PARALLEL_THRESHOLD`) the terms are split into
+    one chunk per worker: this process computes the first chunk while the shared pool computes the
+    others (the scalars travel to the workers over a local pipe, as for the ``raw_batch_*``
+    functions), then the partial sums are added.
+
+    Raises
+    ------
+    InvalidInput
+        If the lengths differ or an element is not a :class:`Scalar` / :class:`Point`.
+    """
+    if len(scalars) != len(points):
+        raise InvalidInput(f"{len(scalars)} scalars for {len(points)} points")
+    s_bytes = [_scalar_bytes(s) for s in scalars]
+    p_bytes: list[bytes] = []
+    for i, p in enumerate(points):
+        if not isinstance(p, Point):
+            raise InvalidInput(f"points[{i}] is not a Point")
+        p_bytes.append(p.to_bytes())
+    threshold = MSM_PARALLEL_THRESHOLD if parallel_threshold is None else parallel_threshold
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise InvalidInput("parallel_threshold must be a positive int")
+    if backend not in ("process", "thread"):
+        raise InvalidInput(f"backend must be 'process' or 'thread', not {backend!r}")
+    n_workers = parallel.cpu_workers(workers)
+    n = len(s_bytes)
+    if n < threshold or n_workers == 1:
+        return Point._unchecked(_msm_chunk(s_bytes, p_bytes)[0])
+    n_chunks = min(n, n_workers)
+    step = -(-n // n_chunks)
+    bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+    jobs = [
+        functools.partial(_msm_chunk, s_bytes[lo:hi], p_bytes[lo:hi]) for lo, hi in bounds[1:]
+    ]
+    partials = _run_with_local(jobs, backend, n_workers, s_bytes[: bounds[0][1]], p_bytes)
+    acc = partials[0]
+    for part in partials[1:]:
+        acc = _pt_add(acc, part)
+    return Point._unchecked(acc)
+
+
+def _run_with_local(
+    jobs: Sequence[Callable[[], list[bytes]]],
+    backend: Backend,
+    n_workers: int,
+    local_scalars: list[bytes],
+    points: list[bytes],
+) -> list[bytes]:
+    """Submit ``jobs`` to the pool, compute the local chunk meanwhile, return all partial sums."""
+    if backend == "thread" or multiprocessing.current_process().daemon:
+        with ThreadPoolExecutor(max_workers=n_workers) as threads:
+            futures = [threads.submit(job) for job in jobs]
+            local = _msm_chunk(local_scalars, points[: len(local_scalars)])
+            return local + [f.result()[0] for f in futures]
+    pool = parallel.process_pool(n_workers)
+    try:
+        futures = [pool.submit(job) for job in jobs]
+    except BrokenProcessPool:
+        # A dead pool: run_jobs replaces it and retries once.
+        local = _msm_chunk(local_scalars, points[: len(local_scalars)])
+        return local + parallel.run_jobs(jobs, backend="process", workers=n_workers)
+    try:
+        local = _msm_chunk(local_scalars, points[: len(local_scalars)])
+        try:
+            remote = [f.result()[0] for f in futures]
+        except BrokenProcessPool:
+            remote = parallel.run_jobs(jobs, backend="process", workers=n_workers)
+    finally:
+        for f in futures:
+            f.cancel()
+    return local + remote

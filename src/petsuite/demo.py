@@ -36,6 +36,8 @@ from petsuite.dp.ledger import BudgetKind, BudgetScope, PrivacyLedger
 from petsuite.dp.query import Bounds, Contribution
 from petsuite.he.api import LinearModel, compute_server, outsource
 from petsuite.he.keys import KeyStore
+from petsuite.mpc.runtime import run_local_peer_statistic
+from petsuite.mpc.stats import StatisticResult
 from petsuite.net import pki
 from petsuite.net.transport import Channel, Limits, connect, serve, serve_sessions
 from petsuite.oprf.api import OprfKey, pseudonymise, serve_pseudonyms
@@ -95,6 +97,8 @@ class DemoResult:
     dp_spent: float = 0.0
     he_mean_error: float = 1.0
     he_score_error: float = 1.0
+    mpc_means: dict[str, float] = field(default_factory=dict)
+    mpc_out_of_bounds_refused: bool = False
     zkp_accepted: str = ""
     zkp_minor_refused: bool = False
     zkp_replay_refused: bool = False
@@ -335,11 +339,14 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
         result=result,
     )  # fmt: skip
 
-    reporter.step("6. Zero-knowledge proof: over 18, without the date of birth")
+    reporter.step("6. Multi-party computation: an average without pooling the figures")
+    _run_mpc_step(workdir, reporter, result)
+
+    reporter.step("7. Zero-knowledge proof: over 18, without the date of birth")
     _run_zkp_step(pki_dir, b_dir=b_dir, a_dir=a_dir, identity_a=identity_a, reporter=reporter,
                   result=result)  # fmt: skip
 
-    reporter.step("7. A party with a certificate from another CA is refused")
+    reporter.step("8. A party with a certificate from another CA is refused")
     rogue_dir = workdir / "rogue-pki"
     pki.init_ca(rogue_dir, name="someone else's CA")
     rogue = pki.issue(rogue_dir, "org-a")
@@ -349,7 +356,7 @@ def run_demo(workdir: Path, reporter: DemoReporter, *, identifiers: int = 10_000
         + ("yes, typed ProtocolAbort(handshake-failed)" if result.foreign_ca_rejected else "NO")
     )
 
-    reporter.step("8. Tamper-evident audit trail on both sides")
+    reporter.step("9. Tamper-evident audit trail on both sides")
     chains_ok = []
     for name, path in (("org-a", a_dir / "audit.db"), ("org-b", b_dir / "audit.db")):
         with AuditLog(path) as log:
@@ -540,6 +547,32 @@ def _run_he_step(
     reporter.info(
         f"CKKS: org-b scored 2,000 encrypted patients with its own linear model; largest error "
         f"after decryption {result.he_score_error:.1e}"
+    )
+
+
+def _run_mpc_step(workdir: Path, reporter: DemoReporter, result: DemoResult) -> None:
+    """The guidance's SMPC example: three organisations average their expenditure."""
+    spend = {"org-a": [10_000.0], "org-b": [15_000.0], "org-c": [20_000.0]}
+    reporter.info(
+        "org-a, org-b and org-c each hold one expenditure figure (£10,000, £15,000, £20,000); "
+        "each runs in its own process and splits its figure into Shamir shares (t=1 of 3)"
+    )
+    outcomes = run_local_peer_statistic(workdir / "mpc", spend, statistic="mean",
+                                        upper=1_000_000.0)  # fmt: skip
+    for party, outcome in outcomes.items():
+        if isinstance(outcome, StatisticResult) and isinstance(outcome.value, float):
+            result.mpc_means[party] = outcome.value
+    shown = ", ".join(f"{p} £{v:,.0f}" for p, v in result.mpc_means.items())
+    reporter.info(f"every party learned the mean and nothing else: {shown}")
+    typo = {**spend, "org-c": [2_000_000.0]}
+    outcomes = run_local_peer_statistic(workdir / "mpc-typo", typo, statistic="mean",
+                                        upper=1_000_000.0)  # fmt: skip
+    errors = [o for o in outcomes.values() if isinstance(o, PetsError)]
+    result.mpc_out_of_bounds_refused = len(errors) == len(outcomes)
+    detail = str(errors[0]) if errors else "no refusal"
+    reporter.info(
+        "org-c types £2,000,000 (declared bounds £0–£1,000,000): the range is checked inside the "
+        f"computation and every party stops with no output: {detail}"
     )
 
 

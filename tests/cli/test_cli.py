@@ -106,5 +106,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         with AuditLog(work / party / "audit.db") as log:
             report = log.verify()
             assert report.ok
-            # org-a: 2 OPRF, 3 PSI, 4 DP, 4 HE (2 keys stored, 2 jobs); org-b: 2 + 3 + 2 HE jobs
-            assert report.entries == (13 if party == "org-a" else 7)
+            # org-a: 2 OPRF, 3 PSI, 4 DP, 4 HE (2 keys stored, 2 jobs), 2 ZKP (presented, refused);
+            # org-b: 2 + 3 + 2 HE jobs + 2 ZKP (verified, aborted)
+            assert report.entries == (15 if party == "org-a" else 9)
+    for party in ("org-a", "org-b", "org-c"):  # the MPC step's three organisations
+        with AuditLog(work / "mpc" / f"{party}-audit.db") as log:
+            report = log.verify()
+            assert report.ok
+            assert report.entries == 1

@@ -30,3 +30,14 @@ def test_ldp_smartphone_minutes() -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "inside" in out.stdout
+
+
+@pytest.mark.timeout(120)
+def test_mpc_expenditure(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples/mpc_expenditure/run.py"), "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=110, check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "£15,000" in out.stdout
+    assert "correct" in out.stdout

@@ -24,6 +24,7 @@ from petsuite import __version__
 from petsuite.cli._shared import console, err_console, home
 from petsuite.cli.dp import dp_app
 from petsuite.cli.he import he_app
+from petsuite.cli.mpc import mpc_app
 from petsuite.cli.psi import psi_app
 from petsuite.cli.zkp import zkp_app
 from petsuite.core.audit import AuditLog
@@ -46,6 +47,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(psi_app, name="psi")
 app.add_typer(dp_app, name="dp")
 app.add_typer(he_app, name="he")
+app.add_typer(mpc_app, name="mpc")
 app.add_typer(zkp_app, name="zkp")
 
 
@@ -136,6 +138,9 @@ def demo(
         and 0.59 < result.dp_spent <= 0.6,
         "HE results match plaintext": result.he_mean_error < 1e-3
         and result.he_score_error < 1e-2,
+        "MPC mean of 15,000; out-of-range input refused": len(result.mpc_means) == 3
+        and all(abs(v - 15_000.0) < 1e-6 for v in result.mpc_means.values())
+        and result.mpc_out_of_bounds_refused,
         "ZKP: adult accepted, minor and replay refused": result.zkp_accepted.startswith("age >= 18")
         and result.zkp_minor_refused
         and result.zkp_replay_refused,

@@ -286,9 +286,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if debug:
             err_console.print_exception()
         entry = catalogue_entry(exc)
-        err_console.print(
-            f"[bold red]error[/]: {entry.public_message}: {exc}", highlight=False, soft_wrap=True
-        )
+        detail = str(exc)
+        text = entry.public_message
+        if detail not in ("", entry.public_message):
+            text = f"{text}: {detail}"
+        err_console.print(f"[bold red]error[/]: {text}", highlight=False, soft_wrap=True)
         sys.exit(entry.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

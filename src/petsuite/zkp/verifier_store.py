@@ -154,7 +154,7 @@ class NonceStore:
             If the nonce is unknown, expired or already consumed (a replay).
         """
         if not isinstance(nonce, bytes) or len(nonce) != NONCE_BYTES:
-            raise VerificationFailed()
+            raise VerificationFailed("malformed nonce")
         at = _micros(now)
         key = _nonce_key(nonce)
         try:
@@ -166,14 +166,14 @@ class NonceStore:
                     (key, at),
                 ).fetchone()
                 if row is None:
-                    raise VerificationFailed()
+                    raise VerificationFailed("the nonce is unknown, expired or already used (replay)")
                 updated = conn.execute(
                     "UPDATE zkp_nonces SET consumed_us = ? WHERE nonce_hash = ?"
                     " AND consumed_us IS NULL",
                     (at, key),
                 )
                 if updated.rowcount != 1:
-                    raise VerificationFailed()
+                    raise VerificationFailed("the nonce was already used (replay)")
         except sqlite3.DatabaseError as exc:
             raise IntegrityError(f"{self.path}: cannot consume a nonce: {exc}") from exc
         try:
@@ -200,7 +200,7 @@ class NonceStore:
                     (credential_id.hex(), at),
                 )
                 if cursor.rowcount != 1:
-                    raise VerificationFailed()
+                    raise VerificationFailed("this credential was shown before (linkable reuse)")
         except sqlite3.DatabaseError as exc:
             raise IntegrityError(f"{self.path}: cannot record a credential: {exc}") from exc
 

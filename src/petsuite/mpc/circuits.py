@@ -6,6 +6,7 @@ Public bit matrices have shape ``(k, n)`` with the same order. The circuits use 
 ``add``, ``sub``, ``add_public``, ``mul_public``, ``take`` and ``concat``, so they work for the
 Shamir engine over F_p and the SPDZ2k engine over Z_2^64 alike, and reveal nothing (they open no
 value). Every level is one ``mul`` call over a whole vector: the depth is ``ceil(log2 k)`` rounds.
+:func:`subset_sums` (random subset sums for batched zero tests) is linear and local.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "prefix_and",
     "prefix_or",
     "public_bits",
+    "subset_sums",
     "xor",
 ]
 
@@ -159,3 +161,46 @@ async def prefix_or(engine: Engine, bits: Shared, k: int) -> Shared:
 async def prefix_and(engine: Engine, bits: Shared, k: int) -> Shared:
     """Prefix AND over ``k`` bit blocks (``out_i = b_0 and ... and b_i``) in ceil(log2 k) rounds."""
     return await _prefix(engine, bits, k, use_or=False)
+
+
+def subset_sums(
+    engine: Engine, values: Shared, patterns: npt.NDArray[np.uint8], *, bits: int = 4
+) -> Shared:
+    """``bits * blocks`` subset sums of ``values``, selected by the bits of public ``patterns``.
+
+    ``patterns`` has shape ``(blocks, n)`` for ``n = values.size`` and entries below
+    ``2**bits``; sum ``bits * b + l`` adds up the ``values[j]`` for which bit ``l`` of
+    ``patterns[b, j]`` is set. Linear (no communication).
+
+    With uniformly random patterns (drawn after ``values`` were fixed) this is a zero test: if
+    some ``values[j] != 0``, each sum is 0 with probability at most 1/2, independently (the sums
+    with and without ``values[j]`` differ), so all sums vanish with probability at most
+    ``2**-(bits * blocks)``, in any ring, Z_2^64 included. Cost per block: one gather of
+    ``values`` sorted by pattern and ``2**bits`` bucket totals (a few passes over ``values``
+    and ``2**bits`` engine calls; ``bits = 4`` balances the two).
+    """
+    pats = np.asarray(patterns)
+    if not 1 <= bits <= 8:
+        raise InvalidInput("bits must be in [1, 8]")
+    if pats.ndim != 2 or pats.dtype != np.uint8 or pats.shape[1] != values.size:
+        raise InvalidInput(f"patterns must be uint8 of shape (blocks, {values.size})")
+    if pats.size and int(pats.max()) >= 1 << bits:
+        raise InvalidInput(f"patterns must be below 2**{bits}")
+    zero = engine.public(np.zeros(1, dtype=np.int64))
+    keys = np.arange(1 << bits)
+    masks = [np.flatnonzero((keys >> bit) & 1) for bit in range(bits)]
+    out: list[Shared] = []
+    for row in pats:
+        order = np.argsort(row, kind="stable")
+        ends = np.cumsum(np.bincount(row, minlength=1 << bits))
+        ordered = engine.take(values, order)
+        buckets: list[Shared] = []
+        start = 0
+        for end in ends.tolist():
+            buckets.append(
+                engine.sum(engine.take(ordered, slice(start, end))) if end > start else zero
+            )
+            start = end
+        totals = engine.concat(buckets)
+        out.extend(engine.sum(engine.take(totals, mask)) for mask in masks)
+    return engine.concat(out)

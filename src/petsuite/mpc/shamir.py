@@ -30,14 +30,16 @@ weight 2/2**61; the opened ``c`` is within statistical distance 2**-61 per eleme
 masks with a full field element). Hence ``compare_bits = 61`` (any two values in range can be
 compared) and ``value_bits = 60`` (``|x| < 2**59``, which keeps ``trunc``'s offset positive).
 
-Threshold continuation: parties that fail during an exchange (closed or timed out) are marked
-lost by the network. ``open`` needs ``t + 1`` live parties and tolerates losses during the
-opening; ``mul``, random sharings, ``ltz`` and ``trunc`` need ``2t + 1`` live parties (the first
-``2t + 1`` / ``t + 1`` live parties by name order act, and if one of them fails the round is
-retried once with the new live set); ``input`` and ``public_input`` need the owner; linear
-operations are local. With too few live parties an operation raises
-``ProtocolAbort(PEER_CLOSED, peer=<a lost party>)``. Engine operations must be awaited one after
-the other (all parties run the same sequence; exchanges are tagged by a sequence number).
+Threshold continuation: parties that fail during an exchange (closed or timed out) are marked lost
+by the network. ``open`` needs ``t + 1`` live parties and tolerates losses during the opening;
+``mul``, random sharings, ``ltz`` and ``trunc`` need ``2t + 1`` live parties (the first ``2t + 1``
+/ ``t + 1`` live parties by name order act, and if one of them fails the round is retried once with
+the new live set); ``input`` and ``public_input`` need the owner (a recipient that fails meanwhile
+is marked lost; every party consumes the step's sequence number even when it raises because the
+owner is lost, so the survivors stay in step); linear operations are local. With too few live
+parties an operation raises ``ProtocolAbort(PEER_CLOSED, peer=<a lost party>)``. Engine operations
+must be awaited one after the other (all parties run the same sequence; exchanges are tagged by a
+sequence number).
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ _INV2 = f_inv(2)
 _RETRIES = 2
 #: ltz and trunc work on at most this many elements at a time (61 random bits each).
 _BATCH = 1 << 16
+_SUM_WORDS = 1 << 30  # sum's fast path: 2**30 halves of < 2**32 fit in uint64
+_LOW32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
 
 
 def _encode_public(c: IntArray | int, size: int) -> U64Array:
@@ -285,7 +290,14 @@ class ShamirEngine:
         return self._wrap(f_mul(x, _encode_public(c, x.size)))
 
     def sum(self, a: Shared) -> Shared:
-        return self._wrap(f_sum(self._share(a)).reshape(1))
+        x = self._share(a)
+        if x.size > _SUM_WORDS:
+            return self._wrap(f_sum(x).reshape(1))
+        # reduced elements are < 2**61: their 32-bit halves sum exactly in uint64 (few calls:
+        # this is on the hot path of the bounds check's many small bucket sums)
+        low = int(np.sum(x & _LOW32, dtype=np.uint64))
+        high = int(np.sum(x >> _SHIFT32, dtype=np.uint64))
+        return self._wrap(np.array([(low + (high << 32)) % P], dtype=np.uint64))
 
     def take(self, a: Shared, index: npt.NDArray[np.intp] | slice) -> Shared:
         x = self._share(a)
@@ -312,10 +324,10 @@ class ShamirEngine:
         self._check_party(owner, "input owner")
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise InvalidInput("size must be a non-negative integer")
+        tag = self._tag("input")  # before any check: every party consumes the same numbers
         live = self.parties
         if owner not in live:
             raise ProtocolAbort(AbortReason.PEER_CLOSED, "input owner is lost", peer=owner)
-        tag = self._tag("input")
         if owner == self.me:
             if values is None:
                 raise InvalidInput("the input owner must supply values")
@@ -324,7 +336,8 @@ class ShamirEngine:
                 arr, len(live), self._t, self._rng, points=[self._point[p] for p in live]
             )
             outgoing = {p: encode_u64(rows[j]) for j, p in enumerate(live) if p != self.me}
-            await self._net.exchange(outgoing, [], tag, max_bytes=0)
+            # a recipient that fails is marked lost; the others still hold a valid sharing
+            await self._net.exchange(outgoing, [], tag, max_bytes=0, tolerate_loss=True)
             return self._wrap(rows[live.index(self.me)])
         got = await self._net.exchange({}, [owner], tag, max_bytes=8 * size)
         if owner not in got:
@@ -336,17 +349,21 @@ class ShamirEngine:
         self._check_party(owner, "public input owner")
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise InvalidInput("size must be a non-negative integer")
+        tag = self._tag("public")
         live = self.parties
         if owner not in live:
             raise ProtocolAbort(AbortReason.PEER_CLOSED, "input owner is lost", peer=owner)
-        tag = self._tag("public")
         if owner == self.me:
             if values is None:
                 raise InvalidInput("the input owner must supply values")
             arr = as_int_array(values, size)
             payload = encode_u64(arr.view(np.uint64))
             await self._net.exchange(
-                {p: payload for p in live if p != self.me}, [], tag, max_bytes=0
+                {p: payload for p in live if p != self.me},
+                [],
+                tag,
+                max_bytes=0,
+                tolerate_loss=True,
             )
             return arr.copy()
         got = await self._net.exchange({}, [owner], tag, max_bytes=8 * size)

@@ -144,9 +144,12 @@ def _hex(text: object, length: int, what: str) -> bytes:
     if not isinstance(text, str) or len(text) != 2 * length or text != text.lower():
         raise InvalidInput(f"{what} must be {2 * length} lowercase hex digits")
     try:
-        return bytes.fromhex(text)
+        out = bytes.fromhex(text)
     except ValueError as exc:
         raise InvalidInput(f"{what} must be hex") from exc
+    if len(out) != length:  # fromhex skips whitespace
+        raise InvalidInput(f"{what} must be {2 * length} lowercase hex digits")
+    return out
 
 
 def _date(text: object, what: str) -> date:
@@ -395,7 +398,7 @@ class Credential:
         if version != CREDENTIAL_VERSION:
             raise InvalidInput(f"credential version {version} is not supported")
         kind = d["type"]
-        if kind not in {t.value for t in CredentialType}:
+        if not isinstance(kind, str) or kind not in {t.value for t in CredentialType}:
             raise InvalidInput("unknown credential type")
         credential_type = CredentialType(kind)
         attribute = d["attribute"]

@@ -23,9 +23,13 @@ Ownership (three-move Sigma protocol, Schnorr)::
     holder (account key x, X = x*B)                     verifier
                                                        <-  zkp.sigma.request{verifier}
       zkp.sigma.commit{public_key X, commitments T}    ->
-                                                       <-  zkp.sigma.challenge{c}  (uniform, fresh)
+                                                       <-  zkp.sigma.challenge{c'}  (uniform, fresh)
       zkp.sigma.response{s = r + c*x}                  ->  checks s*B == T + c*X
                                                        <-  zkp.result{accepted, statement}
+
+with ``c = H(verifier id, X, T, c')`` on both sides: the holder hashes its authenticated peer's
+name, the verifier its own, so a verifier that relays the run to another verifier (to pass as the
+key's owner there) gets a response that fails there.
 
 Threat model: the channel is mutually authenticated TLS (names from certificates); a peer may send
 anything, so every message is checked against a bounded schema (``ProtocolAbort`` ``MALFORMED`` or
@@ -39,6 +43,7 @@ zero-knowledge, and the verifier learns the account public key.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -67,6 +72,7 @@ from petsuite.zkp.presentation import (
     verify_presentation,
 )
 from petsuite.zkp.sigma import SigmaProver, check_interactive, schnorr
+from petsuite.zkp.transcript import Transcript
 
 __all__ = [
     "CHALLENGE",
@@ -101,6 +107,7 @@ __all__ = [
 PROTOCOL_VERSION = 1
 _MAX_SIGMA_ITEMS = 8
 _MAX_DESCRIPTION = 256
+_SIGMA_BINDING = b"petsuite/zkp/interactive/ownership/v1"
 
 CHALLENGE = Schema(
     "zkp.challenge",
@@ -137,6 +144,23 @@ SIGMA_RESPONSE = Schema(
     "zkp.sigma.response",
     {"responses": ListOf(Bytes(exact_len=SCALAR_BYTES), min_items=1, max_items=_MAX_SIGMA_ITEMS)},
 )
+
+
+def _bound_challenge(
+    verifier: str, public_key: Point, commitments: Sequence[Point], challenge: Scalar
+) -> Scalar:
+    """The challenge both sides answer: the verifier's uniform draw hashed with the verifier id, the
+    account key and the commitments. Each side uses the verifier id it knows (the holder: its
+    authenticated peer; the verifier: its own name), so a run relayed by a man in the middle to
+    another verifier fails there. Uniform when the verifier's draw is (honest-verifier ZK holds)."""
+    t = Transcript(_SIGMA_BINDING)
+    t.append_message(b"verifier", verifier.encode("utf-8"))
+    t.append_point(b"public-key", public_key)
+    t.append_int(b"commitment-count", len(commitments))
+    for point in commitments:
+        t.append_point(b"commitment", point)
+    t.append_scalar(b"verifier-challenge", challenge)
+    return t.challenge_scalar(b"challenge")
 
 
 def _abort(reason: AbortReason, detail: str) -> ProtocolAbort:
@@ -403,7 +427,10 @@ def sigma_prover_step(
             challenge = Scalar.from_bytes(msg["challenge"])
         except InvalidInput as exc:
             raise _abort(AbortReason.MALFORMED, "zkp.sigma.challenge: not a scalar") from exc
-        responses = state.prover.respond(challenge)
+        bound = _bound_challenge(
+            state.verifier, state.public_key, state.prover.commitments(), challenge
+        )
+        responses = state.prover.respond(bound)
         out = SIGMA_RESPONSE.message(responses=[s.to_bytes() for s in responses])
         return replace(state, stage=SigmaProverStage.AWAIT_RESULT), [out]
     if state.stage is SigmaProverStage.AWAIT_RESULT:
@@ -428,6 +455,7 @@ class SigmaVerifierState:
     commitments: tuple[Point, ...] = ()
     challenge: Scalar | None = None
     accepted: bool | None = None
+    verifier: str = ""
 
 
 def sigma_verifier_start(
@@ -437,7 +465,8 @@ def sigma_verifier_start(
     if expected_key is not None and not isinstance(expected_key, Point):
         raise InvalidInput("expected_key must be a Point")
     request = SIGMA_REQUEST.message(version=PROTOCOL_VERSION, verifier=verifier)
-    return SigmaVerifierState(SigmaVerifierStage.AWAIT_COMMIT, expected_key), [request]
+    state = SigmaVerifierState(SigmaVerifierStage.AWAIT_COMMIT, expected_key, verifier=verifier)
+    return state, [request]
 
 
 def sigma_verifier_step(
@@ -478,7 +507,9 @@ def sigma_verifier_step(
             check_interactive(
                 schnorr(state.public_key, Point.generator()),
                 state.commitments,
-                state.challenge,
+                _bound_challenge(
+                    state.verifier, state.public_key, state.commitments, state.challenge
+                ),
                 responses,
             )
         except (InvalidInput, VerificationFailed):

@@ -220,14 +220,19 @@ class Challenge:
             raise InvalidInput("on must be a date")
         object.__setattr__(self, "statement", Statement(self.statement))
         _check_threshold(self.statement, self.threshold)
-        if self.account_key is not None and not isinstance(self.account_key, Point):
-            raise InvalidInput("account_key must be a Point")
+        if self.account_key is not None and (
+            not isinstance(self.account_key, Point) or self.account_key.is_identity()
+        ):
+            # the identity is 0*B: anybody "controls" it, so it would prove nothing
+            raise InvalidInput("account_key must be a non-identity Point")
         keys = tuple(self.anonymity_set)
         object.__setattr__(self, "anonymity_set", keys)
         if keys:
             if not 2 <= len(keys) <= MAX_ANONYMITY_SET:
                 raise InvalidInput(f"an anonymity set holds 2 to {MAX_ANONYMITY_SET} keys")
-            if not all(isinstance(k, Point) for k in keys) or len(set(keys)) != len(keys):
+            if not all(isinstance(k, Point) and not k.is_identity() for k in keys):
+                raise InvalidInput("an anonymity set holds non-identity Points")
+            if len(set(keys)) != len(keys):
                 raise InvalidInput("an anonymity set holds distinct Points")
             if self.account_key is not None:
                 raise InvalidInput("give an account key or an anonymity set, not both")
@@ -265,7 +270,9 @@ class Challenge:
              "anonymity_set"),
             "challenge",
         )  # fmt: skip
-        if d["statement"] not in {s.value for s in Statement}:
+        if not isinstance(d["statement"], str) or d["statement"] not in {
+            s.value for s in Statement
+        }:
             raise InvalidInput("unknown statement")
         raw_set = d["anonymity_set"]
         if not isinstance(raw_set, list) or len(raw_set) > MAX_ANONYMITY_SET:
@@ -342,7 +349,9 @@ class Presentation:
                  "range_proof", "account_key", "ownership_proof"),
                 "presentation",
             )  # fmt: skip
-            if d["statement"] not in {s.value for s in Statement}:
+            if not isinstance(d["statement"], str) or d["statement"] not in {
+                s.value for s in Statement
+            }:
                 raise InvalidInput("unknown statement")
             statement = Statement(d["statement"])
             nonce = b64decode(d["nonce"], "nonce")

@@ -380,7 +380,8 @@ def _address(value: Any, path: str) -> tuple[str, int]:
     text = _str(value, path, max_len=300)
     host, sep, port = text.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    digits = port.isascii() and port.isdigit()  # str.isdigit alone admits e.g. superscripts
+    if not sep or not host or not digits or not 1 <= int(port) <= 65535:
         raise _err(path, "expected HOST:PORT with a port in [1, 65535], e.g. 127.0.0.1:7701")
     if any(c.isspace() for c in host):
         raise _err(path, "the host contains white space")

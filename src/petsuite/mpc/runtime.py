@@ -33,6 +33,7 @@ import logging
 import math
 import multiprocessing
 import queue as queue_module
+import re
 import socket
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -436,7 +437,8 @@ class _Endpoint:
 def _parse_listen(text: str) -> _Endpoint:
     host, sep, port = text.rpartition(":")
     host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    digits = port.isascii() and port.isdigit()  # str.isdigit alone admits e.g. superscripts
+    if not sep or not host or not digits or not 0 <= int(port) <= 65535:
         raise InvalidInput(f"listen address {text[:80]!r} must look like HOST:PORT")
     return _Endpoint(host, int(port))
 
@@ -659,6 +661,10 @@ def parse_input_spec(text: str) -> tuple[Path, tuple[str, ...]]:
     return Path(text), ()
 
 
+#: Numbers with thousands separators: 12,500 or -1,234,567.89 (the commas are dropped).
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
+
 def read_party_input(
     config: CollaborationConfig, source: str, *, table: str | None = None
 ) -> PartyInput:
@@ -696,8 +702,15 @@ def read_party_input(
         for row, value in enumerate(raw, start=1):
             if value is None or not value.strip():
                 raise InvalidInput(f"{path.name}: column {column!r} row {row} is empty")
+            text = value.strip()
+            if "," in text and _THOUSANDS.fullmatch(text) is None:
+                # "1,5" may be a decimal comma: refuse rather than read it as 15
+                raise InvalidInput(
+                    f"{path.name}: column {column!r} row {row} is not a number (commas are "
+                    "accepted only as thousands separators, e.g. 12,500.00)"
+                )
             try:
-                number = float(value.strip().replace(",", ""))
+                number = float(text.replace(",", ""))
             except ValueError:
                 raise InvalidInput(
                     f"{path.name}: column {column!r} row {row} is not a number"
@@ -914,7 +927,7 @@ async def _run_role(
             )
     try:
         decoded = json.loads(first.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ProtocolAbort(
             AbortReason.MALFORMED, "result is not JSON", peer=compute[0]
         ) from None

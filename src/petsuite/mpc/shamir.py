@@ -39,11 +39,13 @@ is marked lost; every party consumes the step's sequence number even when it rai
 owner is lost, so the survivors stay in step); linear operations are local. With too few live
 parties an operation raises ``ProtocolAbort(PEER_CLOSED, peer=<a lost party>)``. Engine operations
 must be awaited one after the other (all parties run the same sequence; exchanges are tagged by a
-sequence number).
+sequence number, and a resharing round also by its attempt and dealer set, so that a party that
+retries after a loss others did not see aborts with ``UNEXPECTED`` instead of mixing rounds).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Sequence
 from typing import Literal
 
@@ -238,7 +240,10 @@ class ShamirEngine:
             if len(live) < max(dealers_needed, 2 * self._t + 1):
                 raise self._lost_abort(2 * self._t + 1, op)
             dealers = live[:dealers_needed]
-            tag = self._tag(op)
+            # the attempt and the dealer set are part of the tag: a party that retries (it lost a
+            # dealer that others heard from) must not take a row of another round for its own
+            group = hashlib.sha256("\x00".join(dealers).encode()).hexdigest()[:8]
+            tag = f"{self._tag(op)}/{_attempt}/{group}"
             outgoing: dict[str, bytes] = {}
             mine: dict[str, U64Array] = {}
             if self.me in dealers:

@@ -916,7 +916,7 @@ class _Dealing:
 def _parse_request(payload: bytes, seq: int, names: set[str]) -> list[list[object]]:
     try:
         req = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidInput("request is not JSON") from exc
     if not isinstance(req, dict) or set(req) != {"seq", "items"} or req["seq"] != seq:
         raise InvalidInput("request is not the expected one")

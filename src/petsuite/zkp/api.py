@@ -16,7 +16,8 @@ opaque: the audit records that a presentation failed, not why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -68,6 +69,23 @@ def _audit(audit: AuditLog | None, actor: str, operation: str, params: dict[str,
         parameters=params,
         result_digest=None if result is None else digest_result(result),
     )
+
+
+@contextlib.asynccontextmanager
+async def _holder_session(
+    channel: Channel, audit: AuditLog | None, actor: str, params: dict[str, Any]
+) -> AsyncIterator[None]:
+    """The holder's side of a run: a rejection is audited as such; any other typed error tells the
+    verifier why (best effort) and is audited as an abort. ``params`` may grow inside the block."""
+    try:
+        yield
+    except VerificationFailed:
+        _audit(audit, actor, "zkp.present.rejected", params)
+        raise
+    except PetsError as exc:
+        await _abort(channel, exc)
+        _audit(audit, actor, "zkp.present.aborted", {**params, "error": type(exc).__name__})
+        raise
 
 
 async def _abort(channel: Channel, exc: PetsError) -> None:
@@ -245,7 +263,7 @@ async def answer_presentation(
         "threshold": threshold,
         "with_account_key": account is not None,
     }
-    try:
+    async with _holder_session(channel, audit, actor, params_audit):
         state = interactive.prover_start(policy)
         message = await channel.recv(interactive.CHALLENGE, timeout_s=timeout_s)
         state, _ = interactive.prover_step(state, message)
@@ -262,13 +280,6 @@ async def answer_presentation(
             await channel.send(msg)
         message = await channel.recv(interactive.RESULT, timeout_s=timeout_s)
         state, _ = interactive.prover_step(state, message)
-    except VerificationFailed:
-        _audit(audit, actor, "zkp.present.rejected", params_audit)
-        raise
-    except PetsError as exc:
-        await _abort(channel, exc)
-        _audit(audit, actor, "zkp.present.aborted", {**params_audit, "error": type(exc).__name__})
-        raise
     description = state.description or ""
     _audit(audit, actor, "zkp.present", {**params_audit, "accepted": description})
     return description
@@ -290,7 +301,7 @@ async def prove_ownership(
     """
     params_audit: dict[str, Any] = {"peer": channel.peer, "statement": "ownership",
                                     "mode": "interactive-sigma"}  # fmt: skip
-    try:
+    async with _holder_session(channel, audit, actor, params_audit):
         state = interactive.sigma_prover_start(account, verifier=channel.peer, rng=rng)
         message = await channel.recv(interactive.SIGMA_REQUEST, timeout_s=timeout_s)
         state, outbox = interactive.sigma_prover_step(state, message)
@@ -302,13 +313,6 @@ async def prove_ownership(
             await channel.send(msg)
         message = await channel.recv(interactive.RESULT, timeout_s=timeout_s)
         state, _ = interactive.sigma_prover_step(state, message)
-    except VerificationFailed:
-        _audit(audit, actor, "zkp.present.rejected", params_audit)
-        raise
-    except PetsError as exc:
-        await _abort(channel, exc)
-        _audit(audit, actor, "zkp.present.aborted", {**params_audit, "error": type(exc).__name__})
-        raise
     description = f"controls account key {account.public_key.to_bytes().hex()}"
     _audit(audit, actor, "zkp.present", params_audit)
     return description

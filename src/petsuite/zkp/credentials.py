@@ -91,6 +91,7 @@ __all__ = [
     "days_since_epoch",
     "default_validity",
     "issue_book",
+    "parse_iso_date",
 ]
 
 #: Version of the signed credential encoding (bound in the signature and in every transcript).
@@ -152,7 +153,8 @@ def _hex(text: object, length: int, what: str) -> bytes:
     return out
 
 
-def _date(text: object, what: str) -> date:
+def parse_iso_date(text: object, what: str) -> date:
+    """An exact ``YYYY-MM-DD`` date; anything else raises :class:`InvalidInput` naming ``what``."""
     if not isinstance(text, str) or len(text) != 10:
         raise InvalidInput(f"{what} must be an ISO date YYYY-MM-DD")
     try:
@@ -407,8 +409,8 @@ class Credential:
         signature = b64decode(d["signature"], "signature")
         if len(signature) != _SIG_BYTES:
             raise InvalidInput("an Ed25519 signature is 64 bytes")
-        issued = _date(d["issued"], "issued")
-        expires = _date(d["expires"], "expires")
+        issued = parse_iso_date(d["issued"], "issued")
+        expires = parse_iso_date(d["expires"], "expires")
         if expires < issued:
             raise InvalidInput("a credential cannot expire before it is issued")
         return cls(
@@ -671,8 +673,8 @@ class TrustStore:
                 TrustedIssuer(
                     name=_str(name, "issuer name"),
                     public_key=IssuerPublicKey(b64decode(e["public_key"], "public key")),
-                    not_before=_date(e["not_before"], "not_before"),
-                    not_after=_date(e["not_after"], "not_after"),
+                    not_before=parse_iso_date(e["not_before"], "not_before"),
+                    not_after=parse_iso_date(e["not_after"], "not_after"),
                 )
             )
         return store

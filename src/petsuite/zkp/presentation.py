@@ -62,6 +62,7 @@ from petsuite.zkp.credentials import (
     b64decode,
     b64encode,
     days_since_epoch,
+    parse_iso_date,
 )
 from petsuite.zkp.pedersen import PedersenParams, commit
 from petsuite.zkp.serialization import dumps, loads
@@ -150,18 +151,6 @@ def _check_verifier(verifier: object) -> str:
     ):
         raise InvalidInput(f"the verifier id is printable text of 1 to {_MAX_VERIFIER} characters")
     return verifier
-
-
-def _parse_date(text: object, what: str) -> date:
-    if not isinstance(text, str) or len(text) != 10:
-        raise InvalidInput(f"{what} must be an ISO date")
-    try:
-        value = date.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidInput(f"{what} must be an ISO date") from exc
-    if value.isoformat() != text:
-        raise InvalidInput(f"{what} must be an ISO date")
-    return value
 
 
 def _exact(obj: object, keys: tuple[str, ...], what: str) -> Mapping[str, Any]:
@@ -280,7 +269,7 @@ class Challenge:
         return cls(
             verifier=_check_verifier(d["verifier"]),
             nonce=b64decode(d["nonce"], "nonce"),
-            on=_parse_date(d["date"], "date"),
+            on=parse_iso_date(d["date"], "date"),
             statement=Statement(d["statement"]),
             threshold=_check_threshold(Statement(d["statement"]), d["threshold"]),
             account_key=_optional_point(d["account_key"], "account key"),
@@ -361,7 +350,7 @@ class Presentation:
                 statement=statement,
                 verifier=_check_verifier(d["verifier"]),
                 nonce=nonce,
-                on=_parse_date(d["date"], "date"),
+                on=parse_iso_date(d["date"], "date"),
                 threshold=_check_threshold(statement, d["threshold"]),
                 credential=None
                 if d["credential"] is None

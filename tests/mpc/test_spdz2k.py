@@ -614,3 +614,21 @@ def test_parameter_validation() -> None:
     asyncio.run(bad_calls())
     assert isinstance(nets["s1"], MemoryNetwork)
     assert spdz2k.VALUE_BITS == 63
+
+
+def test_an_input_over_the_size_limit_names_its_owner(monkeypatch: pytest.MonkeyPatch) -> None:
+    from petsuite.mpc import spdz2k
+
+    monkeypatch.setattr(spdz2k, "MAX_ELEMENTS", 4)
+
+    async def prog(e: Spdz2kEngine) -> Any:
+        return await e.input("c1", None, 5)
+
+    async def client(net: PartyNetwork) -> None:
+        await net.exchange({}, [], "idle", max_bytes=0)
+
+    results = run(run_parties(TWO, prog, {"c1": client}))
+    for s in TWO:
+        res = results[s]
+        assert isinstance(res, InvalidInput), res
+        assert "from c1" in str(res) and "at most 4 values per input" in str(res)

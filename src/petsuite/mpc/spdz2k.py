@@ -449,7 +449,7 @@ class Spdz2kEngine:
         An input client plays its side with :func:`provide_input`.
         """
         self._live()
-        _check_size(size)
+        _check_size(size, owner)
         mine: IntArray | None = None
         if owner == self.me:
             if values is None:
@@ -479,7 +479,7 @@ class Spdz2kEngine:
     async def public_input(self, owner: str, values: IntArray | None, size: int) -> IntArray:
         """``owner`` (a server, or a client using :func:`provide_public`) sends public values."""
         self._live()
-        _check_size(size)
+        _check_size(size, owner)
         if owner == self.me:
             if values is None:
                 raise InvalidInput("the owner must pass its values")
@@ -835,9 +835,13 @@ def _same_size(a: Shared, b: Shared) -> None:
         raise InvalidInput(f"size mismatch: {a.size} vs {b.size}")
 
 
-def _check_size(size: int) -> None:
+def _check_size(size: int, owner: str | None = None) -> None:
     if not 0 <= size <= MAX_ELEMENTS:
-        raise InvalidInput(f"size must be in [0, {MAX_ELEMENTS}]")
+        who = "" if owner is None else f" from {owner}"
+        raise InvalidInput(
+            f"an input{who} of {size:,} values: the delegated model takes at most "
+            f"{MAX_ELEMENTS:,} values per input (split the data into several runs)"
+        )
 
 
 # --------------------------------------------------------------------------- input clients

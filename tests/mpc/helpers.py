@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Literal, TypeVar
 
 from petsuite.core.rng import DeterministicRandom
 from petsuite.mpc.memory import MemoryNetwork, memory_networks
+from petsuite.mpc.network import PartyNetwork
 from petsuite.mpc.shamir import ShamirEngine
 
 T = TypeVar("T")
@@ -54,3 +55,36 @@ def ok(results: list[T | BaseException]) -> list[T]:
         if isinstance(r, BaseException):
             raise r
     return results  # type: ignore[return-value]
+
+
+class NetworkWrapper:
+    """A party's network as seen through a test's hostile hook: ``outgoing`` may alter (or act on)
+    every round's payloads before they are sent through the real network underneath."""
+
+    def __init__(self, inner: PartyNetwork) -> None:
+        self._inner = inner
+
+    @property
+    def me(self) -> str:
+        return self._inner.me
+
+    @property
+    def lost(self) -> frozenset[str]:
+        return self._inner.lost
+
+    def outgoing(self, tag: str, payloads: Mapping[str, bytes]) -> Mapping[str, bytes]:
+        return payloads
+
+    async def exchange(
+        self,
+        outgoing: Mapping[str, bytes],
+        expect_from: Collection[str],
+        tag: str,
+        *,
+        max_bytes: int,
+        tolerate_loss: bool = False,
+    ) -> dict[str, bytes]:
+        return await self._inner.exchange(
+            self.outgoing(tag, outgoing), expect_from, tag, max_bytes=max_bytes,
+            tolerate_loss=tolerate_loss,
+        )  # fmt: skip

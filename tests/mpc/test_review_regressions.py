@@ -22,7 +22,7 @@ from petsuite.mpc.memory import MemoryNetwork, memory_networks
 from petsuite.mpc.shamir import ShamirEngine
 from petsuite.mpc.stats import PartyInput, client_steps
 
-from .helpers import engines, run_all
+from .helpers import NetworkWrapper, engines, run_all
 from .runtime_support import delegated_config, peer_config
 
 # a JSON nesting deeper than the decoder's recursion limit, well inside every size limit
@@ -166,37 +166,20 @@ def test_client_still_accepts_a_well_formed_result() -> None:
     assert isinstance(result.value, float) and np.isclose(result.value, 3.0)
 
 
-class _CrashMidSend:
+class _CrashMidSend(NetworkWrapper):
     """A Shamir party that dies in its first resharing round after its row reached one peer."""
 
     def __init__(self, inner: MemoryNetwork, reached: str) -> None:
-        self._inner = inner
+        super().__init__(inner)
+        self._memory = inner
         self._reached = reached
 
-    @property
-    def me(self) -> str:
-        return self._inner.me
-
-    @property
-    def lost(self) -> frozenset[str]:
-        return self._inner.lost
-
-    async def exchange(
-        self,
-        outgoing: Mapping[str, bytes],
-        expect_from: Collection[str],
-        tag: str,
-        *,
-        max_bytes: int,
-        tolerate_loss: bool = False,
-    ) -> dict[str, bytes]:
+    def outgoing(self, tag: str, payloads: Mapping[str, bytes]) -> Mapping[str, bytes]:
         if tag.startswith("shamir/mul/"):
-            self._inner.send_raw(self._reached, tag, outgoing[self._reached])
-            self._inner.disconnect()
+            self._memory.send_raw(self._reached, tag, payloads[self._reached])
+            self._memory.disconnect()
             raise ProtocolAbort(AbortReason.PEER_CLOSED, "crashed mid-send")
-        return await self._inner.exchange(
-            outgoing, expect_from, tag, max_bytes=max_bytes, tolerate_loss=tolerate_loss
-        )
+        return payloads
 
 
 def test_shamir_retry_after_a_partial_send_never_mixes_rounds() -> None:

@@ -24,6 +24,8 @@ from petsuite.mpc.spdz2k import (
     run_dealer,
 )
 
+from .helpers import NetworkWrapper
+
 DEALER = "dealer"
 TWO = ("s1", "s2")
 THREE = ("s1", "s2", "s3")
@@ -43,34 +45,15 @@ def _values(n: int, bound: int, salt: bytes) -> IntArray:
     return (raw % np.uint64(2 * bound + 1)).astype(np.int64) - bound
 
 
-class Hostile:
+class Hostile(NetworkWrapper):
     """A network wrapper through which a party alters its own outgoing payloads."""
 
     def __init__(self, inner: PartyNetwork, tamper: Callable[[str, str, bytes], bytes]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._tamper = tamper
 
-    @property
-    def me(self) -> str:
-        return self._inner.me
-
-    @property
-    def lost(self) -> frozenset[str]:
-        return self._inner.lost
-
-    async def exchange(
-        self,
-        outgoing: Mapping[str, bytes],
-        expect_from: Collection[str],
-        tag: str,
-        *,
-        max_bytes: int,
-        tolerate_loss: bool = False,
-    ) -> dict[str, bytes]:
-        altered = {peer: self._tamper(tag, peer, data) for peer, data in outgoing.items()}
-        return await self._inner.exchange(
-            altered, expect_from, tag, max_bytes=max_bytes, tolerate_loss=tolerate_loss
-        )
+    def outgoing(self, tag: str, payloads: Mapping[str, bytes]) -> Mapping[str, bytes]:
+        return {peer: self._tamper(tag, peer, data) for peer, data in payloads.items()}
 
 
 def flip_low_bit_of_first_value(data: bytes) -> bytes:
